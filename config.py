@@ -1,0 +1,107 @@
+"""Configuration read from the environment, with safe defaults.
+
+Every setting can be overridden by an environment variable of the same name.
+The SQLite default lives in the Flask instance folder; ``create_app`` fills it
+in because only the app knows where that folder is.
+"""
+from __future__ import annotations
+
+import os
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+# Problems found while reading the environment; create_app reports them as one line.
+PROBLEMS: list[str] = []
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        PROBLEMS.append(f"{name} must be a whole number, got {value!r}")
+        return default
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key-change-me")
+    # None means "SQLite file in the instance folder" (resolved by create_app).
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or None
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLITE_BUSY_TIMEOUT_MS = _int("SQLITE_BUSY_TIMEOUT_MS", 30_000)
+
+    TIMEZONE = os.environ.get("TIMEZONE", "Asia/Shanghai")
+    BABEL_DEFAULT_LOCALE = os.environ.get("BABEL_DEFAULT_LOCALE", "zh_CN")
+    BABEL_DEFAULT_TIMEZONE = "UTC"
+    LANGUAGES = {"zh_CN": "简体中文", "en": "English"}
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "localhost")
+    MAIL_PORT = _int("MAIL_PORT", 25)
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "plan-tracker@localhost")
+
+    # Uploads: plans (10 MB) and evidence (20 MB); the request cap is the larger.
+    PLAN_UPLOAD_MAX_BYTES = _int("PLAN_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+    EVIDENCE_MAX_BYTES = _int("EVIDENCE_MAX_BYTES", 20 * 1024 * 1024)
+    STAFF_IMPORT_MAX_BYTES = _int("STAFF_IMPORT_MAX_BYTES", 5 * 1024 * 1024)
+    MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 25 * 1024 * 1024)
+    UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER")  # default: <instance>/uploads
+
+    BOOTSTRAP_SERVE_LOCAL = True
+    WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+
+    # Scheduler: hosted by `make run` in development, its own process in production.
+    SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
+    STALE_AFTER_DAYS_DEFAULT = _int("STALE_AFTER_DAYS", 14)
+    PASSWORD_MIN_LENGTH = 8
+
+
+class DevelopmentConfig(Config):
+    DEBUG = True
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "testing-secret"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite://"
+    WTF_CSRF_ENABLED = False  # tests that check CSRF switch it back on
+    SCHEDULER_ENABLED = False
+    SERVER_NAME = "localhost"
+    MAIL_SERVER = "127.0.0.1"
+
+
+class ProductionConfig(Config):
+    REQUIRE_SECRET_KEY = True
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    name = os.environ.get("TRACKER_CONFIG", "development").lower()
+    if name not in CONFIGS:
+        raise ValueError(f"TRACKER_CONFIG must be one of {', '.join(CONFIGS)}, got {name!r}")
+    if PROBLEMS:
+        raise ValueError("; ".join(PROBLEMS))
+    return CONFIGS[name]

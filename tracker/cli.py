@@ -1,0 +1,89 @@
+"""``flask tracker …`` commands: thin wrappers over services."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from tracker.extensions import db
+from tracker.i18n import local_today
+from tracker.models import OrgKind, Organization, Role, User
+from tracker.services import ServiceError
+
+tracker_cli = AppGroup("tracker", help="Plan Tracker administration.")
+
+
+@tracker_cli.command("create-admin")
+@click.option("--org", "org_name", required=True, help="Organisation name (created if new).")
+@click.option("--kind", type=click.Choice([k.value for k in OrgKind]), default="school")
+@click.option("--name", required=True)
+@click.option("--email", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--timezone", "tz", default=None, help="Default: the TIMEZONE setting.")
+def create_admin(org_name: str, kind: str, name: str, email: str, password: str,
+                 tz: str | None) -> None:
+    """Create the first organisation and its administrator."""
+    from tracker.admin.services import save_user
+
+    if len(password) < current_app.config["PASSWORD_MIN_LENGTH"]:
+        raise click.ClickException("the password must have at least 8 characters")
+    org = db.session.execute(select(Organization).where(
+        Organization.name == org_name)).scalar_one_or_none()
+    if org is None:
+        org = Organization(name=org_name, kind=OrgKind(kind),
+                           timezone=tz or current_app.config["TIMEZONE"])
+        db.session.add(org)
+        db.session.flush()
+    try:
+        user = save_user(org, name=name, email=email, phone=None, role=Role.admin.value,
+                         department_ids=[], password=password)
+    except ServiceError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from None
+    db.session.commit()
+    click.echo(f"created administrator {user.email} of {org.name} (organisation id {org.id})")
+
+
+@tracker_cli.command("demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database has users.")
+def demo(if_empty: bool) -> None:
+    """Load the demo school (accounts *@demo.school, password demo1234)."""
+    from tracker.demo import DEMO_PASSWORD, create_demo, demo_exists
+
+    if if_empty and db.session.execute(select(User.id).limit(1)).first():
+        click.echo("database already has users; demo not loaded")
+        return
+    if demo_exists():
+        raise click.ClickException("the demo school already exists")
+    org = create_demo(local_today(current_app.config["TIMEZONE"]))
+    db.session.commit()
+    click.echo(f"demo school {org.name!r} created; log in as admin@demo.school, "
+               f"leader@demo.school or staff@demo.school with password {DEMO_PASSWORD}")
+
+
+@tracker_cli.command("scheduler")
+def scheduler() -> None:
+    """Run the scheduler in this process (production: exactly one such process)."""
+    from tracker.scheduler import build_scheduler
+
+    sched = build_scheduler(current_app._get_current_object(), blocking=True)
+    click.echo(f"scheduler running with jobs: {', '.join(j.id for j in sched.get_jobs())}")
+    sched.start()
+
+
+@tracker_cli.command("serve")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+@click.option("--no-scheduler", is_flag=True)
+def serve(host: str, port: int, no_scheduler: bool) -> None:
+    """Development server hosting the scheduler once (no reloader, so no second copy)."""
+    from tracker.scheduler import build_scheduler
+
+    app = current_app._get_current_object()
+    if not no_scheduler and app.config["SCHEDULER_ENABLED"]:
+        build_scheduler(app, blocking=False).start()
+        click.echo("scheduler started in this process")
+    click.echo(f"Plan Tracker on http://{host}:{port}/  (demo logins: admin@demo.school, "
+               "leader@demo.school, staff@demo.school / demo1234)")
+    app.run(host=host, port=port, use_reloader=False, threaded=True)

@@ -1,0 +1,23 @@
+"""All models, imported here so Alembic and the app see one metadata."""
+from tracker.models.base import Base, utcnow
+from tracker.models.org import Department, OrgKind, Organization, Role, User, user_departments
+from tracker.models.plan import NodeKind, Plan, PlanNode, PlanStatus
+from tracker.models.task import (
+    OPEN_STATUSES,
+    Acceptance,
+    Attachment,
+    Recurrence,
+    Task,
+    TaskEvent,
+    TaskStatus,
+    task_supporting_departments,
+    task_supporting_users,
+)
+from tracker.models.term import Term
+
+__all__ = [
+    "Acceptance", "Attachment", "Base", "Department", "NodeKind", "OPEN_STATUSES", "OrgKind",
+    "Organization", "Plan", "PlanNode", "PlanStatus", "Recurrence", "Role", "Task", "TaskEvent",
+    "TaskStatus", "Term", "User", "task_supporting_departments", "task_supporting_users",
+    "user_departments", "utcnow",
+]

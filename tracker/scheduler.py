@@ -1,0 +1,81 @@
+"""The scheduler: jobs declared here as data, run in their own process.
+
+Production runs ``flask --app wsgi tracker scheduler`` as one process; web
+workers never start a scheduler. ``make run`` hosts one in the development
+server process, started once (the development server runs without the reloader).
+Durable state lives in our own tables, never in APScheduler job stores; each job
+is an idempotent sweep that opens an app context, does its work and commits.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from flask import Flask
+
+log = logging.getLogger(__name__)
+
+# Long enough for a restart to still run a missed job once (APScheduler's default is 1 s).
+MISFIRE_GRACE_SECONDS = 6 * 3600
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    func: Callable[[Flask], object]
+    trigger: Callable[[str], object]  # time zone name → trigger
+
+
+def purge_stale_uploads(app: Flask, max_age_hours: int = 24) -> int:
+    """Remove half-finished import uploads (previews never confirmed) after a day."""
+    folder = Path(app.instance_path) / "imports"
+    if not folder.is_dir():
+        return 0
+    cutoff = time.time() - max_age_hours * 3600
+    removed = 0
+    for path in folder.iterdir():
+        if path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+JOBS: list[Job] = [
+    Job("purge-stale-uploads", purge_stale_uploads,
+        lambda tz: CronTrigger(hour=3, minute=17, timezone=tz)),
+]
+
+
+def _run(app: Flask, job: Job) -> None:
+    with app.app_context():
+        from tracker.extensions import db
+
+        try:
+            result = job.func(app)
+            db.session.commit()
+            log.info("job %s done: %s", job.id, result)
+        except Exception:
+            db.session.rollback()
+            log.exception("job %s failed", job.id)
+
+
+def build_scheduler(app: Flask, *, blocking: bool) -> BaseScheduler:
+    tz = app.config["TIMEZONE"]
+    cls = BlockingScheduler if blocking else BackgroundScheduler
+    scheduler = cls(timezone=tz, job_defaults={
+        "coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS})
+    for job in JOBS:
+        scheduler.add_job(_run, job.trigger(tz), args=(app, job), id=job.id, name=job.id,
+                          replace_existing=True)
+    return scheduler
+
+
+__all__ = ["JOBS", "IntervalTrigger", "build_scheduler"]
