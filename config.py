@@ -80,6 +80,7 @@ class TestingConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite://"
     WTF_CSRF_ENABLED = False  # tests that check CSRF switch it back on
     SCHEDULER_ENABLED = False
+    SQLITE_BUSY_TIMEOUT_MS = 5_000
     SERVER_NAME = "localhost"
     MAIL_SERVER = "127.0.0.1"
 

@@ -19,11 +19,12 @@ class ConfigError(RuntimeError):
     """A configuration problem reported as one line at start-up."""
 
 
-def create_app(config_class: type[Config] | None = None) -> Flask:
+def create_app(config_class: type[Config] | None = None, instance_path: str | None = None) -> Flask:
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
+        instance_path=instance_path,
         instance_relative_config=True,
     )
     try:

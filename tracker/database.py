@@ -29,7 +29,7 @@ def check_database_url(url: str) -> str:
         url = "postgresql://" + url[len("postgres://"):]
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise ConfigError(f"DATABASE_URL is not a database URL: {url!r} "
                           "(expected e.g. sqlite:///path/tracker.sqlite or "
                           "postgresql://user@host/dbname)") from None

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from tracker.models.term import Term
 
 
+# Werkzeug's default (scrypt). The test suite swaps in a cheap method for speed.
+PASSWORD_HASH_METHOD = "scrypt"
+
+
 class OrgKind(str, enum.Enum):
     school = "school"
     district = "district"
@@ -123,7 +127,7 @@ class User(UserMixin, Base):
         secondary=user_departments, back_populates="members", order_by="Department.name")
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = generate_password_hash(password, method=PASSWORD_HASH_METHOD)
 
     def check_password(self, password: str) -> bool:
         return bool(self.password_hash) and check_password_hash(self.password_hash, password)

@@ -1,0 +1,131 @@
+"""Every route × every role: who gets what. Table-driven so a new route must be listed."""
+import pytest
+
+from tests.conftest import login
+from tracker.extensions import db
+
+ROLES = ["anonymous", "admin", "leader", "lead", "support", "other", "foreign"]
+
+# route → expected GET status per role (302 = sent to the login page)
+ANY_USER = {"anonymous": 302, "admin": 200, "leader": 200, "lead": 200, "support": 200,
+            "other": 200, "foreign": 200}
+ADMINS = {"anonymous": 302, "admin": 200, "leader": 403, "lead": 403, "support": 403,
+          "other": 403, "foreign": 200}
+TASK_VIEWERS = {"anonymous": 302, "admin": 200, "leader": 200, "lead": 200, "support": 200,
+                "other": 404, "foreign": 404}
+IN_ORG_ADMIN_OBJECT = {"anonymous": 302, "admin": 200, "leader": 403, "lead": 403,
+                       "support": 403, "other": 403, "foreign": 404}
+IN_ORG_OBJECT = {"anonymous": 302, "admin": 200, "leader": 200, "lead": 200, "support": 200,
+                 "other": 200, "foreign": 404}
+
+GET_ROUTES = {
+    "/": {"anonymous": 302, "admin": 302, "leader": 302, "lead": 302, "support": 302,
+          "other": 302, "foreign": 302},
+    "/healthz": {r: 200 for r in ROLES},
+    "/account/login": {"anonymous": 200, "admin": 302, "leader": 302, "lead": 302,
+                       "support": 302, "other": 302, "foreign": 302},
+    "/account/": ANY_USER,
+    "/tasks/mine": ANY_USER,
+    "/tasks/": ANY_USER,
+    "/tasks/{task}": TASK_VIEWERS,
+    "/plans/": ANY_USER,
+    "/plans/{plan}": IN_ORG_OBJECT,
+    "/admin/": {**ADMINS, "admin": 302, "foreign": 302},
+    "/admin/users": ADMINS,
+    "/admin/users/new": ADMINS,
+    "/admin/users/{user}": IN_ORG_ADMIN_OBJECT,
+    "/admin/users/import": ADMINS,
+    "/admin/users/import/preview": {**ADMINS, "admin": 302, "foreign": 302},
+    "/admin/departments": ADMINS,
+    "/admin/departments/new": ADMINS,
+    "/admin/departments/{department}": IN_ORG_ADMIN_OBJECT,
+    "/admin/terms": ADMINS,
+    "/admin/terms/new": ADMINS,
+    "/admin/terms/{term}": IN_ORG_ADMIN_OBJECT,
+    "/admin/organization": ADMINS,
+}
+POST_ONLY = {"/account/logout", "/account/language/<code>", "/admin/users/<int:user_id>/active"}
+
+
+@pytest.fixture
+def objects(app, world, make_term):
+    from tracker.models import Organization, Plan
+
+    with app.app_context():
+        plan = Plan(organization_id=world.org, title="学校工作计划")
+        db.session.add(plan)
+        term = make_term(db.session.get(Organization, world.org))
+        db.session.commit()
+        return {"task": world.task, "plan": plan.id, "user": world.user_ids["lead"],
+                "department": world.dept, "term": term.id}
+
+
+def test_every_get_route_is_in_the_table(app):
+    rules = {r.rule for r in app.url_map.iter_rules()
+             if "GET" in r.methods and not r.rule.startswith(("/static", "/bootstrap"))}
+    listed = {route.replace("{task}", "<int:task_id>").replace("{plan}", "<int:plan_id>")
+              .replace("{user}", "<int:user_id>").replace("{department}", "<int:department_id>")
+              .replace("{term}", "<int:term_id>") for route in GET_ROUTES}
+    assert rules - listed == set(), "new GET routes must be added to the access table"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_get_access_by_role(client, world, objects, role):
+    if role != "anonymous":
+        assert login(client, world.emails[role]).status_code == 302
+    failures = []
+    for route, expected in GET_ROUTES.items():
+        url = route.format(**objects)
+        status = client.get(url).status_code
+        if status != expected[role]:
+            failures.append(f"{url}: expected {expected[role]}, got {status}")
+    assert not failures, "\n".join(failures)
+
+
+def test_another_organisations_task_answers_404_even_for_its_admin_role(client, world):
+    login(client, "admin@one.edu.cn")
+    assert client.get(f"/tasks/{world.foreign_task}").status_code == 404
+    assert client.post(f"/tasks/{world.foreign_task}",
+                       data={"status": "done", "version": "1"}).status_code == 404
+
+
+def test_other_staff_cannot_post_updates_to_a_task(client, world):
+    login(client, "other@one.edu.cn")
+    response = client.post(f"/tasks/{world.task}",
+                           data={"status": "done", "progress": "100", "version": "1"})
+    assert response.status_code == 404
+
+
+def test_cross_org_admin_cannot_deactivate_a_user(client, app, world):
+    login(client, "admin@two.edu.cn")
+    response = client.post(f"/admin/users/{world.user_ids['lead']}/active",
+                           data={"active": "0"})
+    assert response.status_code == 404
+    with app.app_context():
+        from tracker.models import User
+
+        assert db.session.get(User, world.user_ids["lead"]).active
+
+
+def test_csrf_rejects_a_form_post_without_its_token(app, world):
+    app.config["WTF_CSRF_ENABLED"] = True
+    client = app.test_client()
+    response = client.post("/account/login", data={"identifier": "lead@one.edu.cn",
+                                                   "password": "secret-pass-1"})
+    assert response.status_code == 400
+    # …and accepts it with the token from the page.
+    page = client.get("/account/login").get_data(as_text=True)
+    import re
+
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    response = client.post("/account/login", data={"identifier": "lead@one.edu.cn",
+                                                   "password": "secret-pass-1",
+                                                   "csrf_token": token})
+    assert response.status_code == 302
+
+
+def test_api_clients_get_json_errors(client, world):
+    login(client, "other@one.edu.cn")
+    response = client.get(f"/tasks/{world.task}", headers={"Accept": "application/json"})
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == 404

@@ -1,0 +1,54 @@
+"""Start-up configuration errors are one clear line, never a traceback."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tracker import ConfigError, create_app
+from tracker.database import check_database_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("url", ["nonsense", "mysql://x@y/z", "postgresql://:::/"])
+def test_bad_database_urls_are_config_errors(url):
+    with pytest.raises(ConfigError) as info:
+        check_database_url(url)
+    assert "DATABASE_URL" in str(info.value)
+
+
+def test_postgres_urls_use_psycopg3():
+    assert check_database_url("postgres://u@h/db").startswith("postgresql+psycopg://")
+
+
+def _flask(env_extra: dict) -> subprocess.CompletedProcess:
+    env = {**os.environ, **env_extra}
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "routes"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_malformed_database_url_at_startup_is_one_line():
+    result = _flask({"DATABASE_URL": "this is not a url"})
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [lines[0]] and "DATABASE_URL" in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_non_numeric_setting_is_one_line():
+    result = _flask({"MAIL_PORT": "twenty-five"})
+    assert result.returncode != 0 and "MAIL_PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_refuses_the_development_secret_key(tmp_path):
+    from config import ProductionConfig
+
+    class Prod(ProductionConfig):
+        SECRET_KEY = "dev-only-insecure-key-change-me"
+        SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'x.sqlite'}"
+
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app(Prod, instance_path=str(tmp_path))
