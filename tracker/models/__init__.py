@@ -14,9 +14,10 @@ from tracker.models.task import (
     task_supporting_users,
 )
 from tracker.models.term import Term
+from tracker.models.token import ApiToken
 
 __all__ = [
-    "Acceptance", "Attachment", "Base", "Department", "NodeKind", "OPEN_STATUSES", "OrgKind",
+    "Acceptance", "ApiToken", "Attachment", "Base", "Department", "NodeKind", "OPEN_STATUSES", "OrgKind",
     "Organization", "Plan", "PlanNode", "PlanStatus", "Recurrence", "Role", "Task", "TaskEvent",
     "TaskStatus", "Term", "User", "task_supporting_departments", "task_supporting_users",
     "user_departments", "utcnow",

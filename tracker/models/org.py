@@ -121,6 +121,8 @@ class User(UserMixin, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # Secret part of the personal iCalendar feed URL; replaced to revoke the old URL.
+    calendar_token: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
 
     organization: Mapped[Organization] = relationship()
     departments: Mapped[list[Department]] = relationship(
