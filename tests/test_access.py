@@ -28,6 +28,8 @@ GET_ROUTES = {
     "/tasks/mine": ANY_USER,
     "/tasks/": ANY_USER,
     "/tasks/{task}": TASK_VIEWERS,
+    "/tasks/evidence/{attachment}": TASK_VIEWERS,
+    "/tasks/evidence/{attachment}/thumbnail": TASK_VIEWERS,
     "/plans/": ANY_USER,
     "/plans/{plan}": IN_ORG_OBJECT,
     "/admin/": {**ADMINS, "admin": 302, "foreign": 302},
@@ -47,16 +49,35 @@ GET_ROUTES = {
 POST_ONLY = {"/account/logout", "/account/language/<code>", "/admin/users/<int:user_id>/active"}
 
 
+def png_bytes(size=(40, 30), colour=(200, 30, 30)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 @pytest.fixture
 def objects(app, world, make_term):
-    from tracker.models import Organization, Plan
+    from pathlib import Path
+
+    from tracker.models import Organization, Plan, Task, User
+    from tracker.tasks.services import Upload, update_progress
 
     with app.app_context():
         plan = Plan(organization_id=world.org, title="学校工作计划")
         db.session.add(plan)
         term = make_term(db.session.get(Organization, world.org))
+        event = update_progress(db.session.get(Task, world.task),
+                                db.session.get(User, world.user_ids["lead"]),
+                                expected_version=None, note="照片",
+                                uploads=[Upload("现场.png", png_bytes())],
+                                upload_folder=Path(app.config["UPLOAD_FOLDER"]),
+                                max_upload_bytes=10**6)
         db.session.commit()
-        return {"task": world.task, "plan": plan.id, "user": world.user_ids["lead"],
+        return {"attachment": event.attachments[0].id,"task": world.task, "plan": plan.id, "user": world.user_ids["lead"],
                 "department": world.dept, "term": term.id}
 
 
@@ -65,7 +86,8 @@ def test_every_get_route_is_in_the_table(app):
              if "GET" in r.methods and not r.rule.startswith(("/static", "/bootstrap"))}
     listed = {route.replace("{task}", "<int:task_id>").replace("{plan}", "<int:plan_id>")
               .replace("{user}", "<int:user_id>").replace("{department}", "<int:department_id>")
-              .replace("{term}", "<int:term_id>") for route in GET_ROUTES}
+              .replace("{term}", "<int:term_id>").replace("{attachment}", "<int:attachment_id>")
+              for route in GET_ROUTES}
     assert rules - listed == set(), "new GET routes must be added to the access table"
 
 

@@ -84,12 +84,13 @@ def create_demo(today: date, *, seed: int = 2024) -> Organization:
     departments = {name: Department(organization_id=org.id, name=name) for name in DEPARTMENTS}
     db.session.add_all(departments.values())
     users = {}
+    hashed = User()
+    hashed.set_password(DEMO_PASSWORD)  # hash once: every demo account shares the password
     for local, name, role, depts in PEOPLE:
-        user = User(organization_id=org.id, name=name, email=f"{local}@{DEMO_DOMAIN}",
-                    phone=f"1390000{len(users):04d}", role=role,
-                    departments=[departments[d] for d in depts])
-        user.set_password(DEMO_PASSWORD)
-        users[local] = user
+        users[local] = User(organization_id=org.id, name=name, email=f"{local}@{DEMO_DOMAIN}",
+                            phone=f"1390000{len(users):04d}", role=role,
+                            password_hash=hashed.password_hash,
+                            departments=[departments[d] for d in depts])
     db.session.add_all(users.values())
     db.session.flush()
     for dept, local in HEADS.items():

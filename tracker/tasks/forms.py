@@ -2,7 +2,16 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, SelectField, SubmitField, TextAreaField
+from wtforms import (
+    DateField,
+    DecimalField,
+    HiddenField,
+    IntegerField,
+    MultipleFileField,
+    SelectField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.validators import NumberRange, Optional
 
 STATUS_CHOICES = [
@@ -12,11 +21,35 @@ STATUS_CHOICES = [
     ("blocked", _l("Blocked")),
     ("cancelled", _l("Cancelled")),
 ]
+OWNER_STATUS_CHOICES = STATUS_CHOICES[:4]  # cancelling is a leader's decision
+EVIDENCE_ACCEPT = "image/*,.pdf,.doc,.docx,.xls,.xlsx,.ppt,.pptx"
 
 
 class ProgressForm(FlaskForm):
-    status = SelectField(_l("Status"), choices=STATUS_CHOICES)
-    progress = IntegerField(_l("Progress %"), validators=[Optional(), NumberRange(0, 100)])
+    # Not validated as a choice: supporting owners' forms have no status field at all.
+    status = SelectField(_l("Status"), choices=OWNER_STATUS_CHOICES, validate_choice=False)
+    progress = IntegerField(_l("Progress %"), validators=[
+        Optional(), NumberRange(0, 100, message=_l("Progress must be between 0 and 100."))])
+    actual_value = DecimalField(_l("Actual value"), validators=[Optional()], places=None)
     note = TextAreaField(_l("Note"), validators=[Optional()])
+    files = MultipleFileField(_l("Evidence (photos, PDF, Word, Excel)"))
     version = HiddenField()
     submit = SubmitField(_l("Save"))
+
+
+class AcceptanceForm(FlaskForm):
+    note = TextAreaField(_l("Note"), validators=[Optional()])
+    version = HiddenField()
+    accept = SubmitField(_l("Accept"))
+    send_back = SubmitField(_l("Send back"))
+
+
+class BulkForm(FlaskForm):
+    action = SelectField(_l("Action"), choices=[
+        ("assign", _l("Assign owner / department")), ("due", _l("Set due date")),
+        ("cancel", _l("Cancel"))])
+    lead_user = SelectField(_l("Lead owner"), coerce=int, validate_choice=False)
+    lead_department = SelectField(_l("Lead department"), coerce=int, validate_choice=False)
+    due_date = DateField(_l("Due date"), validators=[Optional()])
+    note = TextAreaField(_l("Note"), validators=[Optional()])
+    submit = SubmitField(_l("Apply to selected tasks"))

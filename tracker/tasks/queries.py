@@ -1,14 +1,18 @@
 """Selects for task pages; each returns a ``Select`` the caller can page or count."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections import defaultdict
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, and_, case, exists, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.orm import aliased, selectinload
 
 from tracker import policy
+from tracker.extensions import db
 from tracker.models import (
     OPEN_STATUSES,
+    Attachment,
+    PlanNode,
     Task,
     TaskStatus,
     User,
@@ -67,10 +71,21 @@ SORTS = {
 }
 
 
-def task_list(user: User, *, filters: dict, today: date) -> Select:
+def section_node_ids(section_id: int) -> Select:
+    """The node and all its descendants (recursive CTE: works on SQLite and PostgreSQL)."""
+    tree = select(PlanNode.id).where(PlanNode.id == section_id).cte("tree", recursive=True)
+    child = aliased(PlanNode)
+    tree = tree.union_all(select(child.id).where(child.parent_id == tree.c.id))
+    return select(tree.c.id)
+
+
+def task_list(user: User, *, filters: dict, today: date, now: datetime | None = None,
+              stale_after_days: int = 14) -> Select:
     stmt = policy.visible_tasks(user).where(Task.parent_id.is_(None)).options(*LIST_LOAD)
     if filters.get("plan"):
         stmt = stmt.where(Task.plan_id == filters["plan"])
+    if filters.get("section"):
+        stmt = stmt.where(Task.plan_node_id.in_(section_node_ids(filters["section"])))
     if filters.get("department"):
         stmt = stmt.where(Task.lead_department_id == filters["department"])
     if filters.get("owner"):
@@ -79,10 +94,70 @@ def task_list(user: User, *, filters: dict, today: date) -> Select:
         stmt = stmt.where(Task.status == TaskStatus(filters["status"]))
     if filters.get("overdue"):
         stmt = stmt.where(Task.status.in_(OPEN_STATUSES), Task.due_date < today)
+    if filters.get("stale") and now is not None:
+        stmt = stmt.where(Task.status.in_(OPEN_STATUSES),
+                          Task.last_activity_at < now - timedelta(days=stale_after_days))
+    if filters.get("due_from"):
+        stmt = stmt.where(Task.due_date >= filters["due_from"])
+    if filters.get("due_to"):
+        stmt = stmt.where(Task.due_date <= filters["due_to"])
     if filters.get("q"):
         stmt = stmt.where(Task.title.contains(filters["q"]))
-    stmt = stmt.order_by(*SORTS.get(filters.get("sort") or "due", SORTS["due"]))
-    return stmt
+    return stmt.order_by(*SORTS.get(filters.get("sort") or "due", SORTS["due"]))
 
 
-STATUS_ORDER = case({s: i for i, s in enumerate(TaskStatus)}, value=Task.status)
+def plan_paths(tasks: list[Task]) -> dict[int, str]:
+    """Printed path of each task's measure, e.g. "三、（一）1." — one query for all."""
+    plan_ids = {t.plan_id for t in tasks if t.plan_node_id}
+    if not plan_ids:
+        return {}
+    rows = db.session.execute(select(PlanNode.id, PlanNode.parent_id, PlanNode.label)
+                              .where(PlanNode.plan_id.in_(plan_ids))).all()
+    parent = {r.id: r.parent_id for r in rows}
+    label = {r.id: r.label for r in rows}
+    paths: dict[int, str] = {}
+    for task in tasks:
+        chain, node = [], task.plan_node_id
+        while node is not None:
+            chain.append(label.get(node, ""))
+            node = parent.get(node)
+        if task.plan_node_id:
+            paths[task.plan_node_id] = "".join(reversed(chain))
+    return paths
+
+
+def next_occurrences(tasks: list[Task]) -> dict[int, Task]:
+    """For recurring tasks: their earliest open occurrence — one query for all."""
+    ids = [t.id for t in tasks if t.recurrence is not None]
+    if not ids:
+        return {}
+    result: dict[int, Task] = {}
+    for occurrence in db.session.execute(
+            select(Task).where(Task.parent_id.in_(ids), Task.status.in_(OPEN_STATUSES))
+            .order_by(Task.due_date)).scalars():
+        result.setdefault(occurrence.parent_id, occurrence)
+    return result
+
+
+def evidence_counts(task_ids: list[int]) -> dict[int, int]:
+    if not task_ids:
+        return {}
+    return dict(db.session.execute(select(Attachment.task_id, func.count())
+                                   .where(Attachment.task_id.in_(task_ids))
+                                   .group_by(Attachment.task_id)).all())
+
+
+def occurrence_summary(parent_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """parent id → (done, total excluding cancelled)."""
+    if not parent_ids:
+        return {}
+    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for parent_id, status, count in db.session.execute(
+            select(Task.parent_id, Task.status, func.count())
+            .where(Task.parent_id.in_(parent_ids)).group_by(Task.parent_id, Task.status)):
+        if status == TaskStatus.cancelled:
+            continue
+        totals[parent_id][1] += count
+        if status == TaskStatus.done:
+            totals[parent_id][0] += count
+    return {k: (v[0], v[1]) for k, v in totals.items()}

@@ -1,17 +1,35 @@
-"""Changing tasks: every change goes through here and leaves a history event."""
+"""Changing tasks: every change goes through here and leaves a history event.
+
+Services flush and never commit; the request or command that calls them commits.
+"""
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
 
 from flask_babel import gettext as _
+from sqlalchemy import func, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.extensions import db
-from tracker.models import Acceptance, Task, TaskEvent, TaskStatus, User, utcnow
+from tracker.models import (
+    Acceptance,
+    Attachment,
+    Department,
+    Task,
+    TaskEvent,
+    TaskStatus,
+    Term,
+    User,
+    utcnow,
+)
 from tracker.services import ServiceError
+from tracker.tasks import evidence
+from tracker.tasks.recurrence import occurrences
 
 NOTE_MAX_CHARS = 5000
+MAX_FILES_PER_UPDATE = 10
 
 
 class ConflictError(ServiceError):
@@ -23,12 +41,10 @@ class ConflictError(ServiceError):
         self.task = task
 
 
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "value"):
-        return value.value
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    data: bytes
 
 
 def record_event(task: Task, actor: User | None, kind: str, changes: dict | None = None,
@@ -39,41 +55,221 @@ def record_event(task: Task, actor: User | None, kind: str, changes: dict | None
     return event
 
 
-def update_progress(task: Task, actor: User, *, expected_version: int | None,
-                    status: TaskStatus | None = None, progress: int | None = None,
-                    note: str = "") -> TaskEvent:
-    """Status, progress and a note: what an owner records between lessons."""
-    if expected_version is not None and expected_version != task.version:
-        raise ConflictError(task)
+def _clean_note(note: str | None) -> str:
     note = (note or "").strip()
     if len(note) > NOTE_MAX_CHARS:
         raise ServiceError(_("The note is too long (at most %(n)d characters).",
                              n=NOTE_MAX_CHARS), field="note")
-    if progress is not None and not 0 <= progress <= 100:
-        raise ServiceError(_("Progress must be between 0 and 100."), field="progress")
-    changes: dict[str, list] = {}
-    if status is not None and status != task.status:
-        changes["status"] = [task.status.value, status.value]
-        task.status = status
-        if status == TaskStatus.done:
-            task.completed_at = utcnow()
-            if progress is None:
-                progress = 100
-            if task.organization.requires_acceptance:
-                changes["acceptance"] = [task.acceptance.value, Acceptance.pending.value]
-                task.acceptance = Acceptance.pending
-        elif task.completed_at is not None:
-            changes["completed_at"] = [task.completed_at.isoformat(), None]
-            task.completed_at = None
-    if progress is not None and progress != task.progress:
-        changes["progress"] = [task.progress, progress]
-        task.progress = progress
-    if not changes and not note:
-        raise ServiceError(_("Nothing to save: change the status or progress, or write a note."))
-    event = record_event(task, actor, "updated" if changes else "note", changes, note)
+    return note
+
+
+def _check_version(task: Task, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != task.version:
+        raise ConflictError(task)
+
+
+def _flush(task: Task) -> None:
     try:
         db.session.flush()
     except StaleDataError:
         db.session.rollback()
         raise ConflictError(db.session.get(Task, task.id)) from None
+
+
+def _store_uploads(uploads: list[Upload], folder: Path, max_bytes: int):
+    if len(uploads) > MAX_FILES_PER_UPDATE:
+        raise ServiceError(_("At most %(n)d files per update.", n=MAX_FILES_PER_UPDATE),
+                           field="files")
+    stored = []
+    for upload in uploads:
+        try:
+            stored.append((upload, evidence.store(upload.data, folder, max_bytes)))
+        except evidence.EvidenceError as error:
+            raise ServiceError(_("%(file)s: %(problem)s", file=upload.filename,
+                                 problem=_(error.message, **error.params)),
+                               field="files") from None
+    return stored
+
+
+def _set_status(task: Task, status: TaskStatus, changes: dict) -> None:
+    changes["status"] = [task.status.value, status.value]
+    task.status = status
+    if status == TaskStatus.done:
+        task.completed_at = utcnow()
+        if task.organization.requires_acceptance and task.acceptance != Acceptance.pending:
+            changes["acceptance"] = [task.acceptance.value, Acceptance.pending.value]
+            task.acceptance = Acceptance.pending
+    else:
+        if task.completed_at is not None:
+            task.completed_at = None
+        if task.acceptance in (Acceptance.pending, Acceptance.accepted):
+            changes["acceptance"] = [task.acceptance.value, Acceptance.not_required.value]
+            task.acceptance = Acceptance.not_required
+
+
+def update_progress(task: Task, actor: User, *, expected_version: int | None,
+                    status: TaskStatus | None = None, progress: int | None = None,
+                    note: str = "", actual_value=None, uploads: list[Upload] = (),
+                    upload_folder: Path | None = None, max_upload_bytes: int = 0) -> TaskEvent:
+    """Status, progress, a note and evidence: what an owner records between lessons."""
+    _check_version(task, expected_version)
+    note = _clean_note(note)
+    if progress is not None and not 0 <= progress <= 100:
+        raise ServiceError(_("Progress must be between 0 and 100."), field="progress")
+    if status == TaskStatus.cancelled:
+        raise ServiceError(_("Only a leader can cancel a task."), field="status")
+    stored = _store_uploads(list(uploads), upload_folder, max_upload_bytes) if uploads else []
+    changes: dict[str, list] = {}
+    with db.session.no_autoflush:  # one UPDATE, so the version moves by exactly one
+        if status is not None and status != task.status:
+            _set_status(task, status, changes)
+            if status == TaskStatus.done and progress is None:
+                progress = 100
+        if progress is not None and progress != task.progress:
+            changes["progress"] = [task.progress, progress]
+            task.progress = progress
+        if actual_value is not None and actual_value != task.actual_value:
+            changes["actual_value"] = [str(task.actual_value) if task.actual_value is not None
+                                       else None, str(actual_value)]
+            task.actual_value = actual_value
+        if not changes and not note and not stored:
+            raise ServiceError(_("Nothing to save: change the status or progress, write a "
+                                 "note or attach a file."))
+        event = record_event(task, actor, "updated" if changes else "note", changes, note)
+        for upload, saved in stored:
+            db.session.add(Attachment(
+                event=event, task_id=task.id,
+                original_name=evidence.safe_download_name(upload.filename),
+                stored_name=saved.stored_name, content_type=saved.content_type,
+                size=saved.size, sha256=saved.sha256))
+    _flush(task)
+    if task.parent_id is not None and "status" in changes:
+        roll_up_occurrences(task.parent_id)
     return event
+
+
+def roll_up_occurrences(parent_id: int) -> None:
+    """A recurring measure's progress and status follow its occurrences."""
+    counts = dict(db.session.execute(
+        select(Task.status, func.count()).where(Task.parent_id == parent_id)
+        .group_by(Task.status)).all())
+    total = sum(n for s, n in counts.items() if s != TaskStatus.cancelled)
+    done = counts.get(TaskStatus.done, 0)
+    if total == 0:
+        return
+    started = done + counts.get(TaskStatus.in_progress, 0) + counts.get(TaskStatus.blocked, 0)
+    status = (TaskStatus.done if done == total else
+              TaskStatus.in_progress if started else TaskStatus.not_started)
+    # A plain UPDATE: the parent's derived fields change without a history event of their
+    # own; bumping the version makes any open form on the parent notice the change.
+    db.session.execute(update(Task).where(Task.id == parent_id).values(
+        progress=round(100 * done / total), status=status,
+        completed_at=utcnow() if status == TaskStatus.done else None,
+        version=Task.version + 1, last_activity_at=utcnow()))
+    db.session.expire_all()
+
+
+# Leaders: assignment, dates, cancelling, acceptance ---------------------------------
+
+def assign(tasks: list[Task], actor: User, *, lead_user: User | None | bool = False,
+           lead_department: Department | None | bool = False, due_date: date | None = None,
+           note: str = "") -> int:
+    """Set owner and/or department and/or due date on many tasks; False leaves a field."""
+    note = _clean_note(note)
+    changed = 0
+    for task in tasks:
+        changes: dict[str, list] = {}
+        if lead_user is not False and task.lead_user_id != (lead_user.id if lead_user else None):
+            changes["lead_user"] = [task.lead_user.name if task.lead_user else None,
+                                    lead_user.name if lead_user else None]
+            task.lead_user = lead_user
+        if lead_department is not False and task.lead_department_id != (
+                lead_department.id if lead_department else None):
+            changes["lead_department"] = [
+                task.lead_department.name if task.lead_department else None,
+                lead_department.name if lead_department else None]
+            task.lead_department = lead_department
+        if due_date is not None and task.due_date != due_date:
+            if task.start_date and due_date < task.start_date:
+                raise ServiceError(_("The due date %(due)s is before the start date of "
+                                     "“%(task)s”.", due=due_date.isoformat(), task=task.title),
+                                   field="due_date")
+            changes["due_date"] = [task.due_date.isoformat() if task.due_date else None,
+                                   due_date.isoformat()]
+            task.due_date = due_date
+        if changes:
+            record_event(task, actor, "assigned", changes, note)
+            changed += 1
+    db.session.flush()
+    return changed
+
+
+def cancel(tasks: list[Task], actor: User, note: str) -> int:
+    note = _clean_note(note)
+    if not note:
+        raise ServiceError(_("Say why the tasks are cancelled; the reason goes into the "
+                             "report."), field="note")
+    changed = 0
+    for task in tasks:
+        if task.status == TaskStatus.cancelled:
+            continue
+        changes: dict[str, list] = {}
+        _set_status(task, TaskStatus.cancelled, changes)
+        record_event(task, actor, "cancelled", changes, note)
+        changed += 1
+    db.session.flush()
+    return changed
+
+
+def accept(task: Task, actor: User, *, expected_version: int | None, note: str = "") -> None:
+    _check_version(task, expected_version)
+    if task.status != TaskStatus.done or task.acceptance != Acceptance.pending:
+        raise ServiceError(_("Only a done task waiting for acceptance can be accepted."))
+    task.acceptance, task.accepted_by, task.accepted_at = Acceptance.accepted, actor, utcnow()
+    record_event(task, actor, "accepted", {"acceptance": ["pending", "accepted"]},
+                 _clean_note(note))
+    _flush(task)
+
+
+def send_back(task: Task, actor: User, *, expected_version: int | None, note: str) -> None:
+    """Refuse acceptance: the task goes back to in progress with the leader's reason."""
+    _check_version(task, expected_version)
+    note = _clean_note(note)
+    if not note:
+        raise ServiceError(_("Say what is missing when sending a task back."), field="note")
+    if task.status != TaskStatus.done or task.acceptance != Acceptance.pending:
+        raise ServiceError(_("Only a done task waiting for acceptance can be sent back."))
+    changes = {"acceptance": ["pending", "rejected"], "status": ["done", "in_progress"]}
+    task.acceptance, task.status, task.completed_at = (Acceptance.rejected,
+                                                       TaskStatus.in_progress, None)
+    record_event(task, actor, "sent_back", changes, note)
+    _flush(task)
+
+
+# Recurring measures ----------------------------------------------------------------
+
+def ensure_occurrences(task: Task, term: Term, actor: User | None = None) -> int:
+    """Create the missing occurrences of a recurring task for the term (idempotent)."""
+    if task.recurrence is None or task.parent_id is not None:
+        return 0
+    existing = set(db.session.execute(select(Task.due_date).where(
+        Task.parent_id == task.id)).scalars())
+    created = 0
+    for occurrence in occurrences(task.recurrence.value, term.start_date, term.end_date):
+        if occurrence.due in existing:
+            continue
+        child = Task(organization_id=task.organization_id, plan_id=task.plan_id,
+                     plan_node_id=task.plan_node_id, parent=task,
+                     title=f"{task.title}（{occurrence.label}）"[:300],
+                     start_date=occurrence.start, due_date=occurrence.due,
+                     lead_user=task.lead_user, lead_department=task.lead_department,
+                     target_text=task.target_text)
+        db.session.add(child)
+        record_event(child, actor, "created", {}, "")
+        created += 1
+    db.session.flush()
+    return created
+
+
+def is_stale(task: Task, now: datetime, stale_after_days: int) -> bool:
+    return task.is_open and (now - task.last_activity_at).days >= stale_after_days

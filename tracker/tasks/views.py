@@ -1,7 +1,26 @@
-"""Task pages: my tasks, the organisation's task list, one task."""
+"""Task pages: my tasks, the organisation's task list, one task, evidence files.
+
+Updates post to ``/tasks/<id>/update``. A browser with JavaScript sends them with
+``Accept: application/json`` and gets the re-rendered card back (no page reload);
+without JavaScript the same form posts and redirects.
+"""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from datetime import date
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -9,11 +28,17 @@ from sqlalchemy.orm import selectinload
 
 from tracker import policy
 from tracker.extensions import db
-from tracker.i18n import local_today
-from tracker.models import Plan, TaskEvent, TaskStatus, User
+from tracker.i18n import local_now, local_today
+from tracker.models import Attachment, Department, Plan, PlanNode, Task, TaskEvent, TaskStatus, User
 from tracker.services import ServiceError
-from tracker.tasks import queries, services
-from tracker.tasks.forms import STATUS_CHOICES, ProgressForm
+from tracker.tasks import evidence, queries, services
+from tracker.tasks.forms import (
+    EVIDENCE_ACCEPT,
+    STATUS_CHOICES,
+    AcceptanceForm,
+    BulkForm,
+    ProgressForm,
+)
 
 bp = Blueprint("tasks", __name__)
 
@@ -24,14 +49,27 @@ def _login() -> None:
     return None
 
 
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+def _card_context(tasks: list[Task]) -> dict:
+    org = current_user.organization
+    return {"today": local_today(), "now": local_now(), "stale_days": org.stale_after_days,
+            "paths": queries.plan_paths(tasks), "next_occ": queries.next_occurrences(tasks),
+            "occ": queries.occurrence_summary([t.id for t in tasks if t.recurrence]),
+            "evidence_accept": EVIDENCE_ACCEPT, "may_update": policy.can_update_task}
+
+
 @bp.route("/mine")
 def mine():
-    today = local_today()
     lead_stmt, support_stmt = queries.my_tasks(current_user)
     leading = db.session.execute(lead_stmt).scalars().all()
     supporting = db.session.execute(support_stmt).scalars().all()
-    return render_template("tasks/mine.html", groups=queries.group_by_urgency(leading, today),
-                           supporting=supporting, today=today)
+    context = _card_context(leading + supporting)
+    return render_template("tasks/mine.html",
+                           groups=queries.group_by_urgency(leading, context["today"]),
+                           supporting=supporting, **context)
 
 
 def _int_arg(name: str) -> int | None:
@@ -39,65 +77,253 @@ def _int_arg(name: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-@bp.route("/")
-def index():
-    today = local_today()
+def _date_arg(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+def _filters() -> dict:
     status = request.args.get("status", "")
-    filters = {
-        "plan": _int_arg("plan"), "department": _int_arg("department"),
-        "owner": _int_arg("owner"),
+    return {
+        "plan": _int_arg("plan"), "section": _int_arg("section"),
+        "department": _int_arg("department"), "owner": _int_arg("owner"),
         "status": status if status in TaskStatus.__members__ else "",
-        "overdue": request.args.get("overdue") == "1",
+        "overdue": request.args.get("overdue") == "1", "stale": request.args.get("stale") == "1",
+        "due_from": _date_arg("due_from"), "due_to": _date_arg("due_to"),
         "q": request.args.get("q", "").strip()[:100], "sort": request.args.get("sort", "due"),
     }
-    page = db.paginate(queries.task_list(current_user, filters=filters, today=today),
-                       per_page=50, error_out=False)
+
+
+def filtered_tasks():
+    """The task list's Select for the current request's filters (also used by exports)."""
+    org = current_user.organization
+    return queries.task_list(current_user, filters=_filters(), today=local_today(),
+                             now=local_now(), stale_after_days=org.stale_after_days)
+
+
+@bp.route("/")
+def index():
+    filters = _filters()
+    page = db.paginate(filtered_tasks(), per_page=50, error_out=False)
     org_id = current_user.organization_id
     plans = db.session.execute(select(Plan).where(Plan.organization_id == org_id)
                                .order_by(Plan.created_at.desc())).scalars().all()
     owners = db.session.execute(select(User).where(User.organization_id == org_id,
                                                    User.active.is_(True))
                                 .order_by(User.name)).scalars().all()
+    section = None
+    if filters["section"]:
+        section = db.session.get(PlanNode, filters["section"])
+        if section is None or section.plan.organization_id != org_id:
+            abort(404)
+    bulk = None
+    if policy.can_assign(current_user):
+        bulk = BulkForm()
+        bulk.lead_user.choices = [(0, "—")] + [(u.id, u.name) for u in owners]
+        bulk.lead_department.choices = [(0, "—")] + [
+            (d.id, d.name) for d in current_user.organization.departments]
     return render_template("tasks/index.html", page=page, filters=filters, plans=plans,
                            owners=owners, departments=current_user.organization.departments,
-                           statuses=STATUS_CHOICES, today=today)
+                           statuses=STATUS_CHOICES, section=section, bulk=bulk,
+                           args={k: v for k, v in request.args.items() if k != "page"},
+                           **_card_context(page.items))
 
 
-@bp.route("/<int:task_id>", methods=["GET", "POST"])
+@bp.route("/bulk", methods=["POST"])
+def bulk():
+    policy.require(policy.can_assign(current_user))
+    form = BulkForm()
+    form.lead_user.choices = form.lead_department.choices = []
+    ids = [int(v) for v in request.form.getlist("task") if v.isdigit()]
+    back = url_for(".index", **{k: v for k, v in request.args.items()})
+    if not ids:
+        flash(_("Select at least one task."), "warning")
+        return redirect(back)
+    tasks = db.session.execute(policy.visible_tasks(current_user).where(Task.id.in_(ids))
+                               .options(*queries.LIST_LOAD)).scalars().all()
+    if len(tasks) != len(set(ids)):
+        abort(404)
+    if not form.validate_on_submit():
+        flash(_("The bulk action could not be read: %(errors)s",
+                errors="; ".join(e for errs in form.errors.values() for e in errs)), "danger")
+        return redirect(back)
+    try:
+        if form.action.data == "assign":
+            user = (policy.get_in_org_or_404(User, form.lead_user.data, current_user)
+                    if form.lead_user.data else False)
+            dept = (policy.get_in_org_or_404(Department, form.lead_department.data,
+                                             current_user) if form.lead_department.data else False)
+            if user is False and dept is False:
+                raise ServiceError(_("Choose an owner or a department to assign."))
+            changed = services.assign(tasks, current_user, lead_user=user, lead_department=dept,
+                                      note=form.note.data)
+        elif form.action.data == "due":
+            if not form.due_date.data:
+                raise ServiceError(_("Choose the new due date."))
+            changed = services.assign(tasks, current_user, due_date=form.due_date.data,
+                                      note=form.note.data)
+        else:
+            changed = services.cancel(tasks, current_user, form.note.data)
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return redirect(back)
+    db.session.commit()
+    flash(_("%(n)d of %(total)d selected tasks changed.", n=changed, total=len(tasks)), "success")
+    return redirect(back)
+
+
+def _events(task: Task) -> list[TaskEvent]:
+    return db.session.execute(
+        select(TaskEvent).where(TaskEvent.task_id == task.id)
+        .options(selectinload(TaskEvent.actor), selectinload(TaskEvent.attachments))
+        .order_by(TaskEvent.id.desc())).scalars().all()
+
+
+def _render_detail(task: Task, form: ProgressForm, conflict: Task | None = None, status=200):
+    occurrences = []
+    if task.recurrence is not None:
+        occurrences = db.session.execute(select(Task).where(Task.parent_id == task.id)
+                                         .order_by(Task.due_date)).scalars().all()
+    acceptance_form = AcceptanceForm(version=task.version, formdata=None)
+    return render_template(
+        "tasks/detail.html", task=task, form=form, events=_events(task),
+        path=_plan_path(task), conflict=conflict, occurrences=occurrences,
+        acceptance_form=acceptance_form, evidence_accept=EVIDENCE_ACCEPT,
+        today=local_today(), now=local_now(), stale_days=current_user.organization.stale_after_days,
+        may_update=policy.can_update_task(current_user, task),
+        may_comment=policy.can_comment_task(current_user, task),
+        may_accept=policy.can_accept(current_user, task)), status
+
+
+@bp.route("/<int:task_id>")
 def detail(task_id: int):
     task = policy.get_task_or_404(current_user, task_id)
-    form = ProgressForm(status=task.status.value, progress=task.progress, version=task.version)
-    conflict = None
-    if form.validate_on_submit():
-        policy.require(policy.can_comment_task(current_user, task))
-        may_update = policy.can_update_task(current_user, task)
+    form = ProgressForm(formdata=None, status=task.status.value, progress=task.progress,
+                        actual_value=task.actual_value, version=task.version)
+    return _render_detail(task, form)[0]
+
+
+def _uploads(form: ProgressForm) -> list[services.Upload]:
+    limit = current_app.config["EVIDENCE_MAX_BYTES"]
+    uploads = []
+    for storage in form.files.data or []:
+        if not getattr(storage, "filename", None):
+            continue
+        uploads.append(services.Upload(storage.filename, storage.read(limit + 1)))
+    return uploads
+
+
+@bp.route("/<int:task_id>/update", methods=["POST"])
+def update(task_id: int):
+    task = policy.get_task_or_404(current_user, task_id)
+    policy.require(policy.can_comment_task(current_user, task))
+    form = ProgressForm()
+    may_update = policy.can_update_task(current_user, task)
+    error_message, conflict = None, None
+    if form.status.data and form.status.data not in TaskStatus.__members__:
+        form.status.errors = [_("Not a valid status.")]
+    elif form.validate_on_submit():
         try:
             services.update_progress(
                 task, current_user,
                 expected_version=int(form.version.data) if form.version.data.isdigit() else None,
-                status=TaskStatus(form.status.data) if may_update else None,
+                status=TaskStatus(form.status.data) if may_update and form.status.data else None,
                 progress=form.progress.data if may_update else None,
-                note=form.note.data or "")
+                actual_value=form.actual_value.data if may_update else None,
+                note=form.note.data or "", uploads=_uploads(form),
+                upload_folder=Path(current_app.config["UPLOAD_FOLDER"]),
+                max_upload_bytes=current_app.config["EVIDENCE_MAX_BYTES"])
         except services.ConflictError as error:
-            conflict = error.message
-            task = policy.get_task_or_404(current_user, task_id)
-            form.version.data = task.version
+            conflict = task = error.task
+            error_message = error.message
+        except ServiceError as error:
+            db.session.rollback()
+            error_message = error.message
+        else:
+            db.session.commit()
+            if _wants_json():
+                task = policy.get_task_or_404(current_user, task_id)
+                return jsonify({"ok": True, "version": task.version,
+                                "card": render_template("_partials/task_card.html", task=task,
+                                                        **_card_context([task]))})
+            flash(_("Saved."), "success")
+            return redirect(request.form.get("next") or url_for(".detail", task_id=task.id))
+    if error_message is None:
+        error_message = "; ".join(e for errs in form.errors.values() for e in errs)
+    task = policy.get_task_or_404(current_user, task_id)
+    if _wants_json():
+        body = {"ok": False, "error": error_message}
+        if conflict is not None:
+            body["current"] = {"status": task.status.value, "progress": task.progress,
+                               "version": task.version}
+        return jsonify(body), 409 if conflict is not None else 400
+    flash(error_message, "warning" if conflict is not None else "danger")
+    form.version.data = str(task.version)
+    return _render_detail(task, form, conflict=task if conflict is not None else None,
+                          status=409 if conflict is not None else 400)
+
+
+@bp.route("/<int:task_id>/acceptance", methods=["POST"])
+def acceptance(task_id: int):
+    task = policy.get_task_or_404(current_user, task_id)
+    policy.require(policy.can_accept(current_user, task))
+    form = AcceptanceForm()
+    if form.validate_on_submit():
+        version = int(form.version.data) if (form.version.data or "").isdigit() else None
+        try:
+            if form.send_back.data:
+                services.send_back(task, current_user, expected_version=version,
+                                   note=form.note.data or "")
+            else:
+                services.accept(task, current_user, expected_version=version,
+                                note=form.note.data or "")
         except ServiceError as error:
             db.session.rollback()
             flash(error.message, "danger")
         else:
             db.session.commit()
-            flash(_("Saved."), "success")
-            return redirect(url_for(".detail", task_id=task.id))
-    events = db.session.execute(
-        select(TaskEvent).where(TaskEvent.task_id == task.id)
-        .options(selectinload(TaskEvent.actor), selectinload(TaskEvent.attachments))
-        .order_by(TaskEvent.id.desc())).scalars().all()
-    path = _plan_path(task)
-    return render_template("tasks/detail.html", task=task, form=form, events=events,
-                           path=path, conflict=conflict, today=local_today(),
-                           may_update=policy.can_update_task(current_user, task),
-                           may_comment=policy.can_comment_task(current_user, task))
+            flash(_("Sent back to the owner.") if form.send_back.data else _("Accepted."),
+                  "success")
+    return redirect(request.form.get("next") or url_for(".detail", task_id=task_id))
+
+
+def _attachment_or_404(attachment_id: int) -> Attachment:
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None:
+        abort(404)
+    policy.get_task_or_404(current_user, attachment.task_id)  # same visibility as the task
+    return attachment
+
+
+@bp.route("/evidence/<int:attachment_id>")
+def attachment(attachment_id: int):
+    item = _attachment_or_404(attachment_id)
+    folder = Path(current_app.config["UPLOAD_FOLDER"])
+    path = folder / item.stored_name
+    if not path.is_file():
+        abort(404)
+    inline = item.content_type.startswith("image/") or item.content_type == "application/pdf"
+    response = send_file(path, mimetype=item.content_type, as_attachment=not inline,
+                         download_name=evidence.safe_download_name(item.original_name),
+                         conditional=True, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@bp.route("/evidence/<int:attachment_id>/thumbnail")
+def thumbnail(attachment_id: int):
+    item = _attachment_or_404(attachment_id)
+    path = evidence.thumbnail_path(Path(current_app.config["UPLOAD_FOLDER"]), item.stored_name)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype="image/jpeg", max_age=0)
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
 
 
 def _plan_path(task) -> list:
