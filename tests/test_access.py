@@ -15,6 +15,8 @@ TASK_VIEWERS = {"anonymous": 302, "admin": 200, "leader": 200, "lead": 200, "sup
                 "other": 404, "foreign": 404}
 IN_ORG_ADMIN_OBJECT = {"anonymous": 302, "admin": 200, "leader": 403, "lead": 403,
                        "support": 403, "other": 403, "foreign": 404}
+LEADERS = {"anonymous": 302, "admin": 200, "leader": 200, "lead": 403, "support": 403,
+           "other": 403, "foreign": 200}
 IN_ORG_OBJECT = {"anonymous": 302, "admin": 200, "leader": 200, "lead": 200, "support": 200,
                  "other": 200, "foreign": 404}
 
@@ -32,6 +34,8 @@ GET_ROUTES = {
     "/tasks/evidence/{attachment}/thumbnail": TASK_VIEWERS,
     "/plans/": ANY_USER,
     "/plans/{plan}": IN_ORG_OBJECT,
+    "/plans/import": LEADERS,
+    "/plans/import/{token}": {**LEADERS, "admin": 302, "leader": 302, "foreign": 302},
     "/admin/": {**ADMINS, "admin": 302, "foreign": 302},
     "/admin/users": ADMINS,
     "/admin/users/new": ADMINS,
@@ -45,6 +49,17 @@ GET_ROUTES = {
     "/admin/terms/new": ADMINS,
     "/admin/terms/{term}": IN_ORG_ADMIN_OBJECT,
     "/admin/organization": ADMINS,
+    "/dashboard/": {**ADMINS, "leader": 200},
+    "/dashboard/org/{org}": {**IN_ORG_ADMIN_OBJECT, "leader": 200},
+    "/dashboard/plotly.min.js": {r: 200 for r in ROLES},
+    "/api/v1/stats": {**ADMINS, "anonymous": 401, "leader": 200},
+    "/notifications/": ANY_USER,
+    "/notifications/preferences": ANY_USER,
+    "/notifications/admin": ADMINS,
+    "/notifications/admin/channels": ADMINS,
+    "/notifications/admin/channels/new": ADMINS,
+    "/notifications/admin/channels/{channel}": IN_ORG_ADMIN_OBJECT,
+    "/notifications/admin/outbox": ADMINS,
 }
 POST_ONLY = {"/account/logout", "/account/language/<code>", "/admin/users/<int:user_id>/active"}
 
@@ -76,9 +91,15 @@ def objects(app, world, make_term):
                                 uploads=[Upload("现场.png", png_bytes())],
                                 upload_folder=Path(app.config["UPLOAD_FOLDER"]),
                                 max_upload_bytes=10**6)
+        from tracker.models import ChannelKind, GroupChannel
+
+        channel = GroupChannel(organization_id=world.org, kind=ChannelKind.wecom, name="教务群",
+                               webhook_url="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k")
+        db.session.add(channel)
         db.session.commit()
-        return {"attachment": event.attachments[0].id,"task": world.task, "plan": plan.id, "user": world.user_ids["lead"],
-                "department": world.dept, "term": term.id}
+        return {"channel": channel.id, "attachment": event.attachments[0].id, "token": "0" * 32,
+                "task": world.task, "plan": plan.id, "user": world.user_ids["lead"],
+                "department": world.dept, "term": term.id, "org": world.org}
 
 
 def test_every_get_route_is_in_the_table(app):
@@ -86,7 +107,9 @@ def test_every_get_route_is_in_the_table(app):
              if "GET" in r.methods and not r.rule.startswith(("/static", "/bootstrap"))}
     listed = {route.replace("{task}", "<int:task_id>").replace("{plan}", "<int:plan_id>")
               .replace("{user}", "<int:user_id>").replace("{department}", "<int:department_id>")
-              .replace("{term}", "<int:term_id>").replace("{attachment}", "<int:attachment_id>")
+              .replace("{term}", "<int:term_id>").replace("{org}", "<int:org_id>").replace("{attachment}", "<int:attachment_id>")
+              .replace("{token}", "<token>")
+              .replace("{channel}", "<int:channel_id>")
               for route in GET_ROUTES}
     assert rules - listed == set(), "new GET routes must be added to the access table"
 
@@ -107,13 +130,13 @@ def test_get_access_by_role(client, world, objects, role):
 def test_another_organisations_task_answers_404_even_for_its_admin_role(client, world):
     login(client, "admin@one.edu.cn")
     assert client.get(f"/tasks/{world.foreign_task}").status_code == 404
-    assert client.post(f"/tasks/{world.foreign_task}",
+    assert client.post(f"/tasks/{world.foreign_task}/update",
                        data={"status": "done", "version": "1"}).status_code == 404
 
 
 def test_other_staff_cannot_post_updates_to_a_task(client, world):
     login(client, "other@one.edu.cn")
-    response = client.post(f"/tasks/{world.task}",
+    response = client.post(f"/tasks/{world.task}/update",
                            data={"status": "done", "progress": "100", "version": "1"})
     assert response.status_code == 404
 

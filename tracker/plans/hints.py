@@ -51,6 +51,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 
 __all__ = [
     "Hints",
@@ -211,20 +212,27 @@ def cn_to_int(text: str) -> int | None:
 
 # --------------------------------------------------------------------------- owners
 
-#: Common school units and roles, as printed in plans. Longer names win over the names
-#: they contain (党支部书记 over 党支部 over 支部).
-COMMON_OWNERS: tuple[str, ...] = (
+#: Common school units, as printed in plans. Longer names win over the names they
+#: contain (党支部书记 over 党支部 over 支部).
+COMMON_UNITS: tuple[str, ...] = (
     "党支部书记", "支部书记", "党支部", "党总支", "党委", "支部", "校长室", "分管校长", "副校长",
-    "校长", "分管领导", "校领导班子", "领导班子", "班子成员", "中层干部", "中层领导", "行政领导",
+    "分管领导", "校领导班子", "领导班子", "班子成员", "中层干部", "中层领导", "行政领导",
     "值班校干", "值班领导", "领导干部", "教务处", "教导处", "教科处", "教科室", "科研室",
-    "教研室", "德育处", "德育办", "政教处", "总务处", "后勤处", "后勤", "办公室主任", "办公室",
+    "教研室", "德育处", "德育办", "政教处", "总务处", "后勤处", "后勤部", "办公室主任", "办公室",
     "校办", "党政办", "安全办", "保卫处", "电教处", "信息中心", "课程中心", "教师中心",
     "教师发展中心", "服务中心", "学生中心", "学生发展中心", "行政中心", "德育中心",
     "教学中心", "课程部", "少先队大队部", "大队部", "少先大队", "少先队", "团委", "团支部",
-    "工会", "教代会", "教研组长", "教研组", "备课组长", "备课组", "年级组长", "年级组",
-    "学科组", "班主任", "骨干教师", "名师", "心理教师", "卫生室", "医务室", "食堂", "家委会",
-    "家长委员会",
+    "工会", "教研组长", "教研组", "备课组长", "备课组", "年级组长", "年级组", "学科组",
+    "卫生室", "医务室",
 )
+#: Roles and bodies that are owners only when named as the doer ("由骨干教师执教",
+#: "以班主任为核心", "食堂实行包保", "名师承担…"), since they are often the object.
+COMMON_ROLES: tuple[str, ...] = (
+    "班主任", "校长", "骨干教师", "名师", "心理教师", "大队辅导员", "辅导员", "年级主任",
+    "食堂", "安全员",
+)
+#: Kept for callers that want the full vocabulary.
+COMMON_OWNERS: tuple[str, ...] = COMMON_UNITS + COMMON_ROLES
 
 #: Never owners: the whole school and generic teachers.
 NOT_OWNERS = frozenset({"学校", "我校", "本校", "全校", "教师", "老师", "全体教师", "各学科教师",
@@ -233,37 +241,62 @@ NOT_OWNERS = frozenset({"学校", "我校", "本校", "全校", "教师", "老�
 #: A unit right after one of these is the object or recipient of the work.
 _OBJECT_BEFORE = ("对", "向", "给", "为", "培养", "培训", "配齐", "选拔", "评选", "表彰",
                   "督促", "帮助", "关心", "加强对", "指导")
+#: ... or a place named after its users ("教师办公室", "学生食堂").
+_PLACE_BEFORE = ("教师", "学生", "校园", "年级")
 #: A unit right before one of these is the object ("班主任队伍建设", "班主任的培训").
 _OBJECT_AFTER = re.compile(r"(?:的)?(?:队伍|培训|考核|评比|评选|人选|工作室|工程|资产|"
-                           r"设备|设施|环境|卫生|布置)")
-_LED_BY = re.compile(r"由([\u4e00-\u9fff]{2,10}?)(?:牵头|负责|组织|统筹|主持|落实|实施|承担)")
+                           r"设备|设施|环境|卫生|布置|会议|规程)")
+#: A clause that starts like this follows someone else's schedule ("根据德育办的安排").
+_FOLLOWS = re.compile(r"(?:根据|按照|依据|依照)")
+#: A role is the doer when one of these follows it.
+_AGENT_AFTER = re.compile(r"(?:们)?(?:要|将|须|需|应|负责|牵头|承担|执教|组织|带头|收集|实行|"
+                          r"开展|做好|落实|主持|为核心|为主|为单位|为首)")
+_LED_BY = re.compile(r"由([\u4e00-\u9fff]{2,10}?)(?:牵头|负责|组织|统筹|主持|落实|实施|承担|执教|"
+                     r"收集|开展|制定|完成|带领)")
 _TASK_GROUP = re.compile(r"(?:成立|由)([\u4e00-\u9fff]{2,8}?小组)")
 _CLAUSE_SPLIT = re.compile(r"[，,。；;！？!?：:\n]")
 
 
-def _owner_regex(names: Sequence[str]) -> re.Pattern[str] | None:
-    names = sorted({n.strip() for n in names if n and n.strip()}, key=len, reverse=True)
-    if not names:
+@lru_cache(maxsize=64)
+def _owner_regex(names: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One alternation of ``names``, longest first (cached: called once per measure)."""
+    unique = sorted({n.strip() for n in names if n and n.strip()}, key=len, reverse=True)
+    if not unique:
         return None
-    return re.compile("|".join(re.escape(n) for n in names))
+    return re.compile("|".join(re.escape(n) for n in unique))
 
 
-_COMMON_OWNER_RE = _owner_regex(COMMON_OWNERS)
+_UNIT_RE = _owner_regex(COMMON_UNITS)
+_ROLE_RE = _owner_regex(COMMON_ROLES)
+
+
+def _clause_start(text: str, start: int) -> int:
+    return max((m.end() for m in _CLAUSE_SPLIT.finditer(text, max(0, start - 60), start)),
+               default=max(0, start - 60))
 
 
 def _clause_around(text: str, start: int, end: int) -> str:
-    left = max((m.end() for m in _CLAUSE_SPLIT.finditer(text, max(0, start - 60), start)),
-               default=max(0, start - 60))
     right_match = _CLAUSE_SPLIT.search(text, end, end + 60)
     right = right_match.start() if right_match else min(len(text), end + 60)
-    return text[left:right].strip()
+    return text[_clause_start(text, start):right].strip()
+
+
+def _in_book_title(text: str, start: int) -> bool:
+    return text.rfind("《", 0, start) > text.rfind("》", 0, start)
 
 
 def _is_object(text: str, start: int, end: int) -> bool:
     before = text[max(0, start - 3):start]
-    if any(before.endswith(word) for word in _OBJECT_BEFORE):
+    if any(before.endswith(word) for word in _OBJECT_BEFORE + _PLACE_BEFORE):
+        return True
+    if _in_book_title(text, start) or _FOLLOWS.search(text, _clause_start(text, start), start):
         return True
     return bool(_OBJECT_AFTER.match(text, end))
+
+
+def _is_agent(text: str, start: int, end: int) -> bool:
+    before = text[max(0, start - 1):start]
+    return before in ("由", "以", "请", "让") or bool(_AGENT_AFTER.match(text, end))
 
 
 def find_owners(text: str, departments: Sequence[str] | None = None) -> list[OwnerHint]:
@@ -278,13 +311,15 @@ def find_owners(text: str, departments: Sequence[str] | None = None) -> list[Own
         taken.append((start, end))
         found.setdefault(name, OwnerHint(name, _clause_around(text, start, end)))
 
-    dept_re = _owner_regex(departments or ())
-    for regex in (dept_re, _COMMON_OWNER_RE):
+    dept_re = _owner_regex(tuple(departments or ()))
+    for regex, agent_only in ((dept_re, False), (_UNIT_RE, False), (_ROLE_RE, True)):
         if regex is None:
             continue
         for match in regex.finditer(text):
-            if not _is_object(text, match.start(), match.end()):
-                add(match.group(0), match.start(), match.end())
+            start, end = match.start(), match.end()
+            if _is_object(text, start, end) or (agent_only and not _is_agent(text, start, end)):
+                continue
+            add(match.group(0), start, end)
     for regex in (_LED_BY, _TASK_GROUP):
         for match in regex.finditer(text):
             add(match.group(1), match.start(1), match.end(1))
@@ -345,8 +380,11 @@ _MONTH_CN = r"十[一二]?|[一二三四五六七八九]"
 _DAY_CN = r"[一二三]?十[一二三四五六七八九]?|[一二三四五六七八九]"
 _SHORT_FESTIVALS = "七一|十一|五一|六一|八一|五四|三八"
 
+#: Every alternative of _TIME_RE starts with one of these (a fast pre-check: Python's
+#: regex engine does not index alternations by their first character).
+_TIME_FIRST = r"(?=[\d一二三四五六七八九十上下年每天周月学开新期放寒暑第假秋春元清端中重国劳儿教建植妇青世宪节纪])"
 _TIME_RE = re.compile(
-    "|".join([
+    _TIME_FIRST + "(?:" + "|".join([
         # 2024年6月底前, 2024年6月15日
         r"(?P<ymd>(?P<y1>(?:19|20)\d{2})\s*年\s*(?P<m1>1[0-2]|0?[1-9])\s*月"
         r"(?:\s*(?P<d1>\d{1,2})\s*[日号])?" + _QUALIFIER.format("q1") + ")",
@@ -376,7 +414,7 @@ _TIME_RE = re.compile(
         r"国家公祭日|学雷锋|(?:重大|重要)?(?:节庆日|纪念日))",
         r"(?P<qfest>(?<=[‘“'\"庆迎])(?:" + _SHORT_FESTIVALS + r")(?=[’”'\"节前]|期间|当天|之际)"
         r"|(?:" + _SHORT_FESTIVALS + r")(?=节|前后|期间|当天|之际|来临|到来|长假|假期))",
-    ])
+    ]) + ")"
 )
 
 
@@ -521,19 +559,19 @@ def resolve_time_phrase(phrase: str, calendar: TermCalendar | None) -> date | No
 
 # --------------------------------------------------------------------------- targets
 
-_QTY = (r"(?:\d+(?:[.,]\d+)?|[一二两三四五六七八九十百千万半]+)\s*(?:个|次|节|篇|人次|人|名|项|本|"
+_QTY = (r"(?:\d{1,9}(?:[.,]\d{1,6})?|[一二两三四五六七八九十百千万半]{1,6})\s{0,3}(?:个|次|节|篇|人次|人|名|项|本|"
         r"份|场|期|堂|课时|学时|课|小时|分钟|天|周|册|幅|件|首|张|部|套|遍|万字|字|分|元|万元|"
         r"%|％|周岁)")
 _TARGET_RE = re.compile(
-    "|".join([
-        r"\d+(?:[.,]\d+)?\s*[%％]",
-        r"百分之[零一二三四五六七八九十百]+",
+    r"(?=[\d百至不超多达每人各一二两三四五六七八九十半])(?:" + "|".join([
+        r"\d{1,9}(?:[.,]\d{1,6})?\s{0,3}[%％]",
+        r"百分之[零一二三四五六七八九十百]{1,6}",
         r"(?:至少|不少于|不低于|不得少于|不得低于|超过|多于|不超过|达到|达)[^，,。；;：:]{0,8}?" + _QTY,
         r"(?:每人|人人|每位|每名|每个(?:教师|老师|学生|班级|班)|各班)[^，,。；;：:]{0,12}?" + _QTY,
-        r"(?:\d+|[一二两三四五六七八九十百]+)\s*(?:次|节|篇|人|名|项|本|份|场|个|课时|学时|小时|分钟|天)"
+        r"(?:\d{1,9}|[一二两三四五六七八九十百]{1,6})\s{0,3}(?:次|节|篇|人|名|项|本|份|场|个|课时|学时|小时|分钟|天)"
         r"(?:以上|及以上)",
-        r"(?:\d+|[一二两三四五六七八九十半]+)\s*(?:个)?(?:小时|分钟|课时|学时)(?!制)",
-    ])
+        r"(?:\d{1,9}|[一二两三四五六七八九十半]{1,6})\s{0,3}(?:个)?(?:小时|分钟|课时|学时)(?!制)",
+    ]) + ")"
 )
 _TARGET_CLAUSE = re.compile(r"[。；;！？!?\n：:]|(?<!\d)[，,]|[，,](?!\d)")
 

@@ -1,0 +1,110 @@
+"""``flask plan parse FILE`` — parse a plan file and print its tree (writes nothing).
+
+Registered by the app factory; the command itself needs no application context, so it can
+be tested with click's CliRunner directly on :data:`plan_cli`.
+"""
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from tracker.plans.hints import TermCalendar
+from tracker.plans.parsing import Node, ParsedPlan
+from tracker.plans.readers import DEFAULT_MAX_BYTES, PlanReadError, load_plan
+
+plan_cli = AppGroup("plan", help="Work-plan tools.")
+
+_DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def _calendar(start: datetime | None, mid: datetime | None,
+              end: datetime | None) -> TermCalendar | None:
+    if start is None and end is None and mid is None:
+        return None
+    if start is None or end is None:
+        raise click.ClickException("--term-start and --term-end must be given together.")
+    try:
+        return TermCalendar(start=start.date(), end=end.date(), mid=mid.date() if mid else None)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+
+
+def outline(plan: ParsedPlan) -> str:
+    """A readable indented outline of the parse."""
+    lines = [f"Title: {plan.title or '—'}"]
+    if plan.preamble:
+        lines.append(f"Preamble: {_short(plan.preamble)}")
+
+    def walk(nodes: list[Node]) -> None:
+        for node in nodes:
+            marker = "•" if node.kind == "measure" else "▸"
+            number = node.label or f"[{node.number}]"
+            lines.append(f"{'  ' * (node.level - 1)}{marker} {number} {node.heading}"
+                         f"  (line {node.line}){_hint_summary(node)}")
+            walk(node.children)
+
+    walk(plan.nodes)
+    if plan.trailer:
+        lines.append(f"Trailer: {_short(plan.trailer)}")
+    lines.append(f"Measures: {plan.measure_count}; noise lines: {len(plan.noise)}")
+    lines.extend(f"Warning: {warning}" for warning in plan.warnings)
+    return "\n".join(lines)
+
+
+def _short(text: str, width: int = 60) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[:width] + "…"
+
+
+def _hint_summary(node: Node) -> str:
+    if node.kind != "measure":
+        return ""
+    hints = node.hints.to_dict()
+    parts = []
+    if hints["owners"]:
+        parts.append("owner " + "/".join(hints["owners"]))
+    if hints["time_phrase"]:
+        due = f" → {hints['due']}" if hints["due"] else ""
+        parts.append(f"time {hints['time_phrase']}{due}")
+    if hints["target"]:
+        parts.append("target " + _short(hints["target"], 30))
+    return ("  [" + "; ".join(parts) + "]") if parts else ""
+
+
+@plan_cli.command("parse", with_appcontext=False)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--term-start", type=_DATE, help="Term start date (YYYY-MM-DD).")
+@click.option("--term-mid", type=_DATE, help="Mid-term date (YYYY-MM-DD).")
+@click.option("--term-end", type=_DATE, help="Term end date (YYYY-MM-DD).")
+@click.option("--department", "departments", multiple=True,
+              help="A department name of the organisation (repeatable), matched first.")
+@click.option("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the parse tree as JSON.")
+def parse_command(file: Path, term_start: datetime | None, term_mid: datetime | None,
+                  term_end: datetime | None, departments: tuple[str, ...], max_bytes: int,
+                  as_json: bool) -> None:
+    """Parse FILE (.txt, .md, .docx, .xlsx) and print the plan tree."""
+    calendar = _calendar(term_start, term_mid, term_end)
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        raise click.ClickException(f"Cannot read {file}: {error.strerror or error}.") from error
+    try:
+        plan = load_plan(data, file.name, calendar=calendar, departments=departments,
+                         max_bytes=max_bytes)
+    except PlanReadError as error:
+        raise click.ClickException(error.message) from error
+    if as_json:
+        click.echo(json.dumps(plan.to_dict(), ensure_ascii=False, indent=2, default=_json_default))
+    else:
+        click.echo(outline(plan))
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
