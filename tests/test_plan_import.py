@@ -214,3 +214,21 @@ def test_shared_sample_plan_imports(client, app, world):
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(Task).where(
             Task.plan_id.is_not(None), Task.parent_id.is_(None))).scalar() == 33
+
+
+def test_cli_import_then_dry_run_revision(app, runner, world, tmp_path):
+    sample = tmp_path / "plan.txt"
+    sample.write_text(PLAN, encoding="utf-8")
+    result = runner.invoke(args=["plan", "import", str(sample), "--org", str(world.org)])
+    assert result.exit_code == 0, result.output
+    assert "3 measures" in result.output
+    plan_id = int(re.search(r"plan (\d+) saved", result.output).group(1))
+    assert _count(app, Task, Task.plan_id == plan_id) == 3
+    result = runner.invoke(args=["plan", "import", str(sample), "--org", "第一小学",
+                                 "--revision-of", str(plan_id), "--dry-run"])
+    assert "3 kept, 0 added, 0 removed" in result.output
+    bad = tmp_path / "plan.docx"
+    bad.write_bytes(b"not a zip")
+    result = runner.invoke(args=["plan", "import", str(bad), "--org", str(world.org)])
+    assert result.exit_code == 1 and "not a valid .docx" in result.output
+    assert _count(app, Plan) == 1

@@ -97,7 +97,7 @@ def parse_command(file: Path, term_start: datetime | None, term_mid: datetime | 
         plan = load_plan(data, file.name, calendar=calendar, departments=departments,
                          max_bytes=max_bytes)
     except PlanReadError as error:
-        raise click.ClickException(error.message) from error
+        raise click.ClickException(str(error)) from error
     if as_json:
         click.echo(json.dumps(plan.to_dict(), ensure_ascii=False, indent=2, default=_json_default))
     else:
@@ -108,3 +108,65 @@ def _json_default(value: object) -> str:
     if isinstance(value, date):
         return value.isoformat()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+@plan_cli.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--org", "org_ref", required=True, help="Organisation id or exact name.")
+@click.option("--term", "term_ref", help="Term id or exact name (resolves deadline phrases).")
+@click.option("--title", help="Plan title (default: the document's own).")
+@click.option("--revision-of", type=int, help="Id of the plan this file revises.")
+@click.option("--dry-run", is_flag=True, help="Parse and report; write nothing.")
+def import_command(file: Path, org_ref: str, term_ref: str | None, title: str | None,
+                   revision_of: int | None, dry_run: bool) -> None:
+    """Import a plan file as a plan with one task per measure (all or nothing)."""
+    from sqlalchemy import or_, select
+
+    from tracker.extensions import db
+    from tracker.models import Organization, Plan, Term
+    from tracker.plans import importing
+
+    org = db.session.execute(select(Organization).where(or_(
+        Organization.id == (int(org_ref) if org_ref.isdigit() else -1),
+        Organization.name == org_ref))).scalar_one_or_none()
+    if org is None:
+        raise click.ClickException(f"no organisation {org_ref!r}")
+    term = None
+    if term_ref:
+        term = db.session.execute(select(Term).where(Term.organization_id == org.id, or_(
+            Term.id == (int(term_ref) if term_ref.isdigit() else -1),
+            Term.name == term_ref))).scalar_one_or_none()
+        if term is None:
+            raise click.ClickException(f"no term {term_ref!r} in {org.name}")
+    calendar = TermCalendar(start=term.start_date, end=term.end_date, mid=term.mid_date) \
+        if term else None
+    data = file.read_bytes()
+    try:
+        parsed = load_plan(data, file.name, calendar=calendar,
+                           departments=[d.name for d in org.departments]).to_dict()
+    except PlanReadError as error:
+        raise click.ClickException(str(error)) from error
+    measures = sum(1 for _ in importing.iter_measures(parsed["nodes"]))
+    for warning in parsed.get("warnings") or []:
+        click.echo(f"warning: {warning}", err=True)
+    source_text = data.decode("utf-8", "replace") if file.suffix.lower() in (".txt", ".md") \
+        else ""
+    if revision_of:
+        plan = db.session.get(Plan, revision_of)
+        if plan is None or plan.organization_id != org.id:
+            raise click.ClickException(f"no plan {revision_of} in {org.name}")
+        matching, _nodes = importing.plan_revision(plan, parsed["nodes"])
+        click.echo(f"revision of plan {plan.id}: {len(matching.matched)} kept, "
+                   f"{len(matching.added)} added, {len(matching.removed)} removed")
+        if dry_run:
+            return
+        importing.revise_plan(plan, parsed, actor=None, source_filename=file.name,
+                              source_text=source_text)
+    else:
+        click.echo(f"{parsed.get('title') or file.name}: {measures} measures")
+        if dry_run:
+            return
+        plan = importing.create_plan(org, term, parsed, actor=None, title=title,
+                                     source_filename=file.name, source_text=source_text)
+    db.session.commit()
+    click.echo(f"plan {plan.id} saved")

@@ -57,12 +57,17 @@ _MAGIC = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "
           b"7z\xbc\xaf": "a 7-Zip archive"}
 
 
-class PlanReadError(ValueError):
-    """A file that cannot be read as a plan; ``message`` says why, for the user."""
+def N_(message: str) -> str:
+    """Marks a message for translation; the app translates it and fills in ``params``."""
+    return message
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+
+class PlanReadError(ValueError):
+    """A file that cannot be read as a plan; ``message`` (a msgid) and ``params`` say why."""
+
+    def __init__(self, message: str, **params) -> None:
+        super().__init__(message % params if params else message)
+        self.message, self.params = message, params
 
 
 @dataclass
@@ -94,27 +99,28 @@ def read_upload(data: bytes, filename: str, *, max_bytes: int = DEFAULT_MAX_BYTE
     """Read an uploaded file; raise :class:`PlanReadError` on any problem."""
     extension = PurePath(filename or "").suffix.lower()
     if extension not in SUPPORTED:
-        shown = extension or "(none)"
-        hint = " (save it as .docx)" if extension == ".doc" else (
-            " (save it as .xlsx)" if extension == ".xls" else "")
-        raise PlanReadError(f"Unsupported file type {shown}{hint}: use .txt, .md, .docx or .xlsx.")
+        if extension in (".doc", ".xls"):
+            raise PlanReadError(N_("%(ext)s files are the old Office format: save the file again "
+                                   "as %(ext)sx and upload that."), ext=extension)
+        raise PlanReadError(N_("Unsupported file type %(ext)s: use .txt, .md, .docx or .xlsx."),
+                            ext=extension or "(none)")
     if len(data) > max_bytes:
-        raise PlanReadError(f"The file is too large ({len(data):,} bytes); the limit is "
-                            f"{max_bytes:,} bytes.")
+        raise PlanReadError(N_("The file is too large (%(size)s bytes); the limit is "
+                               "%(limit)s bytes."), size=f"{len(data):,}", limit=f"{max_bytes:,}")
     if not data or (extension in TEXT_EXTENSIONS and not data.strip()):
-        raise PlanReadError("The file is empty.")
+        raise PlanReadError(N_("The file is empty."))
     if extension in TEXT_EXTENSIONS:
         text = decode_text(data)
         if extension == ".md":
             text = _strip_markdown(text)
         if not text.strip():
-            raise PlanReadError("The file is empty.")
+            raise PlanReadError(N_("The file is empty."))
         return ReadResult(kind="text", text=text)
     _check_office_container(data, extension)
     if extension == ".docx":
         text = read_docx(data)
         if not text.strip():
-            raise PlanReadError("The .docx document contains no text.")
+            raise PlanReadError(N_("The .docx document contains no text."))
         return ReadResult(kind="docx", text=text)
     title, rows = read_xlsx(data)
     return ReadResult(kind="xlsx", rows=rows, title=title)
@@ -142,8 +148,9 @@ def decode_text(data: bytes) -> str:
             try:
                 return data[len(bom):].decode(encoding)
             except UnicodeDecodeError as error:
-                raise PlanReadError(f"The file starts with a {encoding.upper()} byte-order mark "
-                                    f"but is not valid {encoding.upper()} text.") from error
+                raise PlanReadError(N_("The file starts with a %(encoding)s byte-order mark but "
+                                       "is not valid %(encoding)s text."),
+                                    encoding=encoding.upper()) from error
     if b"\x00" not in data:
         for encoding in ("utf-8", "gb18030"):
             try:
@@ -152,15 +159,16 @@ def decode_text(data: bytes) -> str:
                 continue
     kind = _sniff(data)
     if kind:
-        raise PlanReadError(f"The file is not text: it looks like {kind}.")
+        raise PlanReadError(N_("The file is not text: it looks like %(kind)s."), kind=kind)
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
     if best is None or best.encoding is None:
-        raise PlanReadError("The text encoding could not be detected (is this a binary file?).")
+        raise PlanReadError(N_("The text encoding could not be detected (is this a binary "
+                               "file?)."))
     text = str(best)
     if "\x00" in text:
-        raise PlanReadError("The file is not text: it contains binary data.")
+        raise PlanReadError(N_("The file is not text: it contains binary data."))
     return text
 
 
@@ -177,24 +185,26 @@ def _sniff(data: bytes) -> str | None:
 
 def _check_office_container(data: bytes, extension: str) -> None:
     if data.startswith(_OLE2):
-        old = "Word 97–2003 (.doc)" if extension == ".docx" else "Excel 97–2003 (.xls)"
-        raise PlanReadError(f"The {extension} file is password-protected (encrypted), or is an "
-                            f"old {old} file renamed: remove the password or save it again as "
-                            f"{extension}.")
+        raise PlanReadError(N_("The %(ext)s file is password-protected (encrypted), or is an "
+                               "old Office 97–2003 file renamed: remove the password or save it "
+                               "again as %(ext)s."), ext=extension)
     if not data.startswith(b"PK"):
         kind = _sniff(data)
-        what = f"it looks like {kind}" if kind else "it is not an Office Open XML (zip) package"
-        raise PlanReadError(f"The file is not a valid {extension} document: {what}.")
+        if kind:
+            raise PlanReadError(N_("The file is not a valid %(ext)s document: it looks like "
+                                   "%(kind)s."), ext=extension, kind=kind)
+        raise PlanReadError(N_("The file is not a valid %(ext)s document: it is not an Office "
+                               "Open XML (zip) package."), ext=extension)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
     except zipfile.BadZipFile as error:
-        raise PlanReadError(f"The {extension} file is damaged (its zip structure cannot be "
-                            f"read).") from error
+        raise PlanReadError(N_("The %(ext)s file is damaged (its zip structure cannot be "
+                               "read)."), ext=extension) from error
     needed = "word/document.xml" if extension == ".docx" else "xl/workbook.xml"
     if needed not in names:
-        raise PlanReadError(f"The file is a zip archive but not a {extension} document "
-                            f"({needed} is missing).")
+        raise PlanReadError(N_("The file is a zip archive but not a %(ext)s document "
+                               "(%(part)s is missing)."), ext=extension, part=needed)
 
 
 # --------------------------------------------------------------------------- docx
@@ -210,7 +220,8 @@ def read_docx(data: bytes) -> str:
     try:
         document = docx.Document(io.BytesIO(data))
     except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as error:
-        raise PlanReadError("The .docx file could not be opened as a Word document.") from error
+        raise PlanReadError(N_("The .docx file could not be opened as a Word document.")) \
+            from error
     numbering = _Numbering(document)
     lines: list[str] = []
     for element in _body_blocks(document.element.body):
@@ -470,7 +481,7 @@ def read_xlsx(data: bytes) -> tuple[str | None, list[TaskRow]]:
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many types for broken files
-        raise PlanReadError("The .xlsx file could not be opened as a workbook.") from error
+        raise PlanReadError(N_("The .xlsx file could not be opened as a workbook.")) from error
     try:
         for sheet in workbook.worksheets:
             values = [list(row) for row in sheet.iter_rows(values_only=True)]
@@ -488,9 +499,9 @@ def read_xlsx(data: bytes) -> tuple[str | None, list[TaskRow]]:
         workbook.close()
     looked_for = "; ".join(f"{kind}: {', '.join(names[:8])}" for kind, names in
                            COLUMN_NAMES.items() if kind in ("task", "owner", "deadline"))
-    raise PlanReadError("No task-table header row was found in the .xlsx file. A header row "
-                        "needs a task column and an owner or deadline column; column names "
-                        f"looked for — {looked_for}.")
+    raise PlanReadError(N_("No task-table header row was found in the .xlsx file. A header "
+                           "row needs a task column and an owner or deadline column; column "
+                           "names looked for — %(names)s."), names=looked_for)
 
 
 def _cell_text(value) -> str:

@@ -31,8 +31,8 @@ from tracker.models import Plan, PlanNode, Task, TaskStatus, Term, User
 from tracker.plans import importing, preview
 from tracker.plans.forms import PlanImportForm
 from tracker.plans.hints import TermCalendar
-from tracker.plans.parsing import parse_plan
-from tracker.plans.readers import PlanReadError, load_plan
+from tracker.plans.parsing import FLAT_WARNING, parse_plan
+from tracker.plans.readers import N_, PlanReadError, load_plan
 
 bp = Blueprint("plans", __name__)
 
@@ -140,7 +140,7 @@ def _read(form: PlanImportForm, term: Term | None):
         return parsed, upload.filename, text
     text = (form.text.data or "").strip()
     if not text:
-        raise PlanReadError(_("Upload a file or paste the plan's text."))
+        raise PlanReadError(N_("Upload a file or paste the plan's text."))
     return parse_plan(text, calendar=_calendar(term), departments=departments), None, text
 
 
@@ -164,7 +164,7 @@ def import_plan():
         try:
             parsed, filename, text = _read(form, term)
         except PlanReadError as error:
-            form.file.errors = list(form.file.errors) + [_(error.message)]
+            form.file.errors = list(form.file.errors) + [_(error.message, **error.params)]
         else:
             result = parsed.to_dict()
             token = secrets.token_hex(16)
@@ -176,7 +176,10 @@ def import_plan():
                 "rows": [row.to_dict() for row in preview.flatten(result["nodes"])],
             }, ensure_ascii=False), encoding="utf-8")
             for warning in result.get("warnings") or []:
-                flash(_(warning), "warning")
+                flash(_("No numbering was found: the text is imported as a flat list of "
+                        "paragraphs, one measure each. Check the preview.")
+                      if warning == FLAT_WARNING else _("Reading note: %(note)s", note=warning),
+                      "warning")
             return redirect(url_for(".import_preview", token=token))
     return render_template("plans/import.html", form=form)
 
