@@ -30,6 +30,7 @@ GET_ROUTES = {
     "/tasks/mine": ANY_USER,
     "/tasks/": ANY_USER,
     "/tasks/{task}": TASK_VIEWERS,
+    "/tasks/{task}/edit": {**TASK_VIEWERS, "lead": 403, "support": 403},
     "/tasks/evidence/{attachment}": TASK_VIEWERS,
     "/tasks/evidence/{attachment}/thumbnail": TASK_VIEWERS,
     "/plans/": ANY_USER,

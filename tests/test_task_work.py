@@ -291,3 +291,39 @@ def test_section_and_stale_filters(client, app, world):
     assert "开展教学常规检查" in page
     assert "开展教学常规检查" not in client.get("/tasks/?stale=1").get_data(as_text=True)
     assert client.get("/tasks/?section=999999").status_code == 404
+
+
+def test_leader_edits_a_task_and_the_history_says_what_changed(client, app, world, make_term):
+    with app.app_context():
+        from tracker.models import Plan
+
+        org = db.session.get(Organization, world.org)
+        term = make_term(org, start=date(2025, 3, 3), mid=date(2025, 4, 14),
+                         end=date(2025, 4, 25))
+        plan = Plan(organization_id=world.org, title="计划", term=term)
+        db.session.add(plan)
+        db.session.get(Task, world.task).plan = plan
+        db.session.commit()
+    login(client, world.emails["leader"])
+    assert client.get(f"/tasks/{world.task}/edit").status_code == 200
+    base = {"title": "开展教学常规检查", "lead_user": world.user_ids["lead"],
+            "lead_department": "0", "version": str(_task(app, world.task).version),
+            "recurrence": ""}
+    response = client.post(f"/tasks/{world.task}/edit", data={
+        **base, "start_date": "2025-03-10", "due_date": "2025-03-01"})
+    assert response.status_code == 200  # due before start: refused, form shown again
+    assert _task(app, world.task).due_date != date(2025, 3, 1)
+    response = client.post(f"/tasks/{world.task}/edit", data={
+        **base, "start_date": "2025-03-03", "due_date": "2025-04-25", "recurrence": "weekly",
+        "supporting_users": [world.user_ids["other"]], "target_text": "每周检查一次"})
+    assert response.status_code == 302
+    last = _events(app, world.task)[-1]
+    assert last.kind == "edited" and last.changes["recurrence"] == [None, "weekly"]
+    with app.app_context():
+        children = db.session.execute(select(func.count()).select_from(Task).where(
+            Task.parent_id == world.task)).scalar()
+        assert children == 8
+    # The other staff member now supports the task and can see it.
+    client.post("/account/logout")
+    login(client, world.emails["other"])
+    assert client.get(f"/tasks/{world.task}").status_code == 200

@@ -9,10 +9,12 @@ from wtforms import (
     IntegerField,
     MultipleFileField,
     SelectField,
+    SelectMultipleField,
+    StringField,
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 STATUS_CHOICES = [
     ("not_started", _l("Not started")),
@@ -53,3 +55,25 @@ class BulkForm(FlaskForm):
     due_date = DateField(_l("Due date"), validators=[Optional()])
     note = TextAreaField(_l("Note"), validators=[Optional()])
     submit = SubmitField(_l("Apply to selected tasks"))
+
+
+class TaskEditForm(FlaskForm):
+    """A leader's edit of one task: wording, owners, dates, recurrence, target."""
+
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=20000)])
+    lead_user = SelectField(_l("Lead owner"), coerce=int, validate_choice=False)
+    lead_department = SelectField(_l("Lead department"), coerce=int, validate_choice=False)
+    supporting_users = SelectMultipleField(_l("Supporting people"), coerce=int,
+                                           validate_choice=False)
+    supporting_departments = SelectMultipleField(_l("Supporting departments"), coerce=int,
+                                                 validate_choice=False)
+    start_date = DateField(_l("Start"), validators=[Optional()])
+    due_date = DateField(_l("Due date"), validators=[Optional()])
+    recurrence = SelectField(_l("Repeats"), choices=[
+        ("", _l("Does not repeat")), ("daily", _l("Daily")), ("weekly", _l("Weekly")),
+        ("monthly", _l("Monthly")), ("termly", _l("Every term")), ("yearly", _l("Every year"))])
+    target_text = StringField(_l("Target"), validators=[Optional(), Length(max=200)])
+    note = TextAreaField(_l("Note"), validators=[Optional()])
+    version = HiddenField()
+    submit = SubmitField(_l("Save"))

@@ -204,6 +204,48 @@ def assign(tasks: list[Task], actor: User, *, lead_user: User | None | bool = Fa
     return changed
 
 
+def _label(value) -> object:
+    if value is None or isinstance(value, (str, int)):
+        return value
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "name") and not hasattr(value, "value"):
+        return value.name
+    if hasattr(value, "value"):
+        return value.value
+    return [_label(v) for v in value] if isinstance(value, list) else str(value)
+
+
+def edit_task(task: Task, actor: User, *, expected_version: int | None, values: dict,
+              note: str = "", term: Term | None = None) -> TaskEvent | None:
+    """A leader's edit of any of a task's planned fields, with one history event."""
+    _check_version(task, expected_version)
+    note = _clean_note(note)
+    start = values.get("start_date", task.start_date)
+    due = values.get("due_date", task.due_date)
+    if start and due and due < start:
+        raise ServiceError(_("The due date must not be before the start date."),
+                           field="due_date")
+    if "title" in values and not (values["title"] or "").strip():
+        raise ServiceError(_("The title must not be empty."), field="title")
+    changes: dict[str, list] = {}
+    with db.session.no_autoflush:
+        for field, value in values.items():
+            current = getattr(task, field)
+            same = ({x.id for x in current} == {x.id for x in value}
+                    if isinstance(value, list) else current == value)
+            if not same:
+                changes[field] = [_label(current), _label(value)]
+                setattr(task, field, value)
+        if not changes and not note:
+            return None
+        event = record_event(task, actor, "edited", changes, note)
+    _flush(task)
+    if "recurrence" in changes and task.recurrence is not None and term is not None:
+        ensure_occurrences(task, term, actor)
+    return event
+
+
 def cancel(tasks: list[Task], actor: User, note: str) -> int:
     note = _clean_note(note)
     if not note:

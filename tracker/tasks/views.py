@@ -29,7 +29,17 @@ from sqlalchemy.orm import selectinload
 from tracker import policy
 from tracker.extensions import db
 from tracker.i18n import local_now, local_today
-from tracker.models import Attachment, Department, Plan, PlanNode, Task, TaskEvent, TaskStatus, User
+from tracker.models import (
+    Attachment,
+    Department,
+    Plan,
+    PlanNode,
+    Recurrence,
+    Task,
+    TaskEvent,
+    TaskStatus,
+    User,
+)
 from tracker.services import ServiceError
 from tracker.tasks import evidence, queries, services
 from tracker.tasks.forms import (
@@ -38,6 +48,7 @@ from tracker.tasks.forms import (
     AcceptanceForm,
     BulkForm,
     ProgressForm,
+    TaskEditForm,
 )
 
 bp = Blueprint("tasks", __name__)
@@ -195,7 +206,8 @@ def _render_detail(task: Task, form: ProgressForm, conflict: Task | None = None,
         today=local_today(), now=local_now(), stale_days=current_user.organization.stale_after_days,
         may_update=policy.can_update_task(current_user, task),
         may_comment=policy.can_comment_task(current_user, task),
-        may_accept=policy.can_accept(current_user, task)), status
+        may_accept=policy.can_accept(current_user, task),
+        may_assign=policy.can_assign(current_user)), status
 
 
 @bp.route("/<int:task_id>")
@@ -288,6 +300,68 @@ def acceptance(task_id: int):
             flash(_("Sent back to the owner.") if form.send_back.data else _("Accepted."),
                   "success")
     return redirect(request.form.get("next") or url_for(".detail", task_id=task_id))
+
+
+def _people_and_departments():
+    org_id = current_user.organization_id
+    users = db.session.execute(select(User).where(User.organization_id == org_id,
+                                                  User.active.is_(True))
+                               .order_by(User.name)).scalars().all()
+    return users, list(current_user.organization.departments)
+
+
+def _pick(model, ids: list[int]) -> list:
+    return [policy.get_in_org_or_404(model, i, current_user) for i in ids if i]
+
+
+@bp.route("/<int:task_id>/edit", methods=["GET", "POST"])
+def edit(task_id: int):
+    task = policy.get_task_or_404(current_user, task_id)
+    policy.require(policy.can_assign(current_user))
+    form = TaskEditForm(obj=task if request.method == "GET" else None)
+    users, departments = _people_and_departments()
+    form.lead_user.choices = [(0, "—")] + [(u.id, u.name) for u in users]
+    form.lead_department.choices = [(0, "—")] + [(d.id, d.name) for d in departments]
+    form.supporting_users.choices = [(u.id, u.name) for u in users]
+    form.supporting_departments.choices = [(d.id, d.name) for d in departments]
+    if request.method == "GET":
+        form.lead_user.data = task.lead_user_id or 0
+        form.lead_department.data = task.lead_department_id or 0
+        form.supporting_users.data = [u.id for u in task.supporting_users]
+        form.supporting_departments.data = [d.id for d in task.supporting_departments]
+        form.recurrence.data = task.recurrence.value if task.recurrence else ""
+        form.version.data = task.version
+    elif form.validate_on_submit():
+        values = {
+            "title": form.title.data.strip(), "description": form.description.data or "",
+            "lead_user": (_pick(User, [form.lead_user.data]) or [None])[0],
+            "lead_department": (_pick(Department, [form.lead_department.data]) or [None])[0],
+            "supporting_users": _pick(User, form.supporting_users.data or []),
+            "supporting_departments": _pick(Department, form.supporting_departments.data or []),
+            "start_date": form.start_date.data, "due_date": form.due_date.data,
+            "recurrence": Recurrence(form.recurrence.data) if form.recurrence.data else None,
+            "target_text": (form.target_text.data or "").strip() or None,
+        }
+        version = int(form.version.data) if (form.version.data or "").isdigit() else None
+        try:
+            services.edit_task(task, current_user, expected_version=version, values=values,
+                               note=form.note.data or "", term=task.plan.term if task.plan else None)
+        except services.ConflictError as error:
+            flash(error.message, "warning")
+            task = policy.get_task_or_404(current_user, task_id)
+            form.version.data = task.version
+        except ServiceError as error:
+            db.session.rollback()
+            field = getattr(form, error.field or "", None)
+            if field is not None:
+                field.errors = list(field.errors) + [error.message]
+            else:
+                flash(error.message, "danger")
+        else:
+            db.session.commit()
+            flash(_("Saved."), "success")
+            return redirect(url_for(".detail", task_id=task_id))
+    return render_template("tasks/edit.html", form=form, task=task)
 
 
 def _attachment_or_404(attachment_id: int) -> Attachment:
