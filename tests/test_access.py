@@ -36,6 +36,8 @@ GET_ROUTES = {
     "/plans/": ANY_USER,
     "/plans/{plan}": IN_ORG_OBJECT,
     "/plans/import": LEADERS,
+    "/plans/{plan}/cascade": {"anonymous": 302, "admin": 403, "leader": 403, "lead": 403,
+                              "support": 403, "other": 403, "foreign": 404},
     "/plans/import/{token}": {**LEADERS, "admin": 302, "leader": 302, "foreign": 302},
     "/admin/": {**ADMINS, "admin": 302, "foreign": 302},
     "/admin/users": ADMINS,
@@ -54,6 +56,15 @@ GET_ROUTES = {
     "/dashboard/org/{org}": {**IN_ORG_ADMIN_OBJECT, "leader": 200},
     "/dashboard/plotly.min.js": {r: 200 for r in ROLES},
     "/api/v1/stats": {**ADMINS, "anonymous": 401, "leader": 200},
+    "/api/v1/openapi.json": {r: 200 for r in ROLES},
+    "/api/v1/tasks": {**ANY_USER, "anonymous": 401},
+    "/api/v1/tasks/{task}": {**TASK_VIEWERS, "anonymous": 401},
+    "/api/v1/me/tasks": {**ANY_USER, "anonymous": 401},
+    "/api/v1/plans": {**ANY_USER, "anonymous": 401},
+    "/api/v1/plans/{plan}": {**IN_ORG_OBJECT, "anonymous": 401},
+    "/tasks/export.xlsx": ANY_USER,
+    # The secret token authenticates, not the session: an unknown one is 404 for all.
+    "/feeds/calendar/{token}.ics": {r: 404 for r in ROLES},
     "/notifications/": ANY_USER,
     "/notifications/preferences": ANY_USER,
     "/notifications/admin": ADMINS,
@@ -175,3 +186,11 @@ def test_api_clients_get_json_errors(client, world):
     response = client.get(f"/tasks/{world.task}", headers={"Accept": "application/json"})
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == 404
+
+
+@pytest.mark.parametrize("url", ["/tasks/99999999999", "/plans/99999999999",
+                                 "/admin/users/99999999999", "/tasks/evidence/99999999999",
+                                 "/tasks/?section=99999999999"])
+def test_huge_ids_answer_404_not_500(client, world, url):
+    login(client, world.emails["admin"])
+    assert client.get(url).status_code == 404

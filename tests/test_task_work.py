@@ -327,3 +327,14 @@ def test_leader_edits_a_task_and_the_history_says_what_changed(client, app, worl
     client.post("/account/logout")
     login(client, world.emails["other"])
     assert client.get(f"/tasks/{world.task}").status_code == 200
+
+
+def test_unassigned_task_shows_for_its_supporting_owner(client, app, world, make_task):
+    with app.app_context():
+        org = db.session.get(Organization, world.org)
+        support = db.session.get(User, world.user_ids["support"])
+        make_task(org, "无人牵头的任务", supporting_users=[support])
+        db.session.commit()
+    login(client, world.emails["support"])
+    page = client.get("/tasks/mine").get_data(as_text=True)
+    assert "无人牵头的任务" in page

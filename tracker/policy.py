@@ -20,6 +20,7 @@ from sqlalchemy import Select, exists, or_, select
 
 from tracker.extensions import db
 from tracker.models import (
+    Organization,
     Role,
     Task,
     User,
@@ -42,8 +43,13 @@ def require(allowed: bool) -> None:
         abort(403)
 
 
+MAX_ID = 2**31 - 1  # larger ids cannot exist (and PostgreSQL rejects them as integers)
+
+
 def get_in_org_or_404(model: type, object_id: int, user: User) -> Any:
     """Fetch an object of the user's organisation by id; anything else is 404."""
+    if not 0 < object_id <= MAX_ID:
+        abort(404)
     obj = db.session.get(model, object_id)
     if obj is None or getattr(obj, "organization_id", None) != user.organization_id:
         abort(404)
@@ -69,6 +75,8 @@ def visible_tasks(user: User) -> Select:
 
 
 def get_task_or_404(user: User, task_id: int) -> Task:
+    if not 0 < task_id <= MAX_ID:
+        abort(404)
     task = db.session.execute(visible_tasks(user).where(Task.id == task_id)).scalar_one_or_none()
     if task is None:
         abort(404)
@@ -112,3 +120,29 @@ def can_administer(user: User) -> bool:
 
 def can_manage_plans(user: User) -> bool:
     return is_leader(user)
+
+
+def can_view_org_stats(user: User, org: Organization) -> bool:
+    """Leaders and admins see their organisation's dashboard; a district's leaders and
+    admins also see (read-only) the dashboards of the district's schools."""
+    if not is_leader(user):
+        return False
+    return org.id == user.organization_id or org.parent_id == user.organization_id
+
+
+def get_org_for_stats_or_404(user: User, org_id: int) -> Organization:
+    """An organisation whose figures the user asks for: their own or a child school.
+
+    Anything else answers 404 (it is not theirs to know about); staff of the
+    organisation get 403."""
+    org = db.session.get(Organization, org_id)
+    if org is None or (org.id != user.organization_id and org.parent_id != user.organization_id):
+        abort(404)
+    require(can_view_org_stats(user, org))
+    return org
+
+
+def can_push_down(user: User, plan) -> bool:
+    """District leaders push their own district's plans down to its schools."""
+    return (is_leader(user) and plan.organization_id == user.organization_id
+            and user.organization.kind.value == "district")

@@ -5,7 +5,7 @@ from tests.browser.conftest import ui_login
 from tests.conftest import PASSWORD
 
 
-@pytest.mark.parametrize("role,home", [("admin", "/tasks/"), ("leader", "/tasks/"),
+@pytest.mark.parametrize("role,home", [("admin", "/dashboard/"), ("leader", "/dashboard/"),
                                        ("lead", "/tasks/mine")])
 def test_role_logs_in_and_lands_home_in_chinese(live_server, page_factory, world, role, home):
     page = page_factory()
@@ -24,12 +24,12 @@ def test_staff_on_a_phone_sees_their_task_and_opens_it(live_server, page_factory
     assert page.locator(".task-card").count() == 1
     # Nothing wider than the screen: no sideways scrolling on a phone.
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
-    page.locator(".task-card").first.click()
+    page.locator(".task-card a").first.click()
     page.wait_for_load_state("networkidle")
     assert "开展教学常规检查" in page.locator("h1").inner_text()
     page.select_option("select[name=status]", "in_progress")
     page.fill("textarea[name=note]", "已布置各教研组自查")
-    page.click("input[type=submit][value='保存'], input[type=submit][value='Save']")
+    page.click("#update-form input[type=submit]")
     page.wait_for_load_state("networkidle")
     assert "已布置各教研组自查" in page.locator(".timeline").inner_text()
     assert page.js_errors == []

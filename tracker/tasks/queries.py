@@ -8,6 +8,7 @@ from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
 from tracker import policy
+from tracker.tasks import paths
 from tracker.extensions import db
 from tracker.models import (
     OPEN_STATUSES,
@@ -34,8 +35,10 @@ def my_tasks(user: User) -> tuple[Select, Select]:
     """(tasks I lead, tasks I support): top-level tasks, soonest due first."""
     mine = select(user_departments.c.department_id).where(user_departments.c.user_id == user.id)
     base = policy.visible_tasks(user).where(Task.parent_id.is_(None)).options(*LIST_LOAD)
-    leads = or_(Task.lead_user_id == user.id,
-                and_(Task.lead_user_id.is_(None), Task.lead_department_id.in_(mine)))
+    # Never NULL (a NULL here would make ``~leads`` drop unassigned tasks I support).
+    leads = or_(and_(Task.lead_user_id.is_not(None), Task.lead_user_id == user.id),
+                and_(Task.lead_user_id.is_(None), Task.lead_department_id.is_not(None),
+                     Task.lead_department_id.in_(mine)))
     supports = or_(
         exists().where(task_supporting_users.c.task_id == Task.id,
                        task_supporting_users.c.user_id == user.id),
@@ -107,23 +110,10 @@ def task_list(user: User, *, filters: dict, today: date, now: datetime | None = 
 
 
 def plan_paths(tasks: list[Task]) -> dict[int, str]:
-    """Printed path of each task's measure, e.g. "三、（一）1." — one query for all."""
-    plan_ids = {t.plan_id for t in tasks if t.plan_node_id}
-    if not plan_ids:
-        return {}
-    rows = db.session.execute(select(PlanNode.id, PlanNode.parent_id, PlanNode.label)
-                              .where(PlanNode.plan_id.in_(plan_ids))).all()
-    parent = {r.id: r.parent_id for r in rows}
-    label = {r.id: r.label for r in rows}
-    paths: dict[int, str] = {}
-    for task in tasks:
-        chain, node = [], task.plan_node_id
-        while node is not None:
-            chain.append(label.get(node, ""))
-            node = parent.get(node)
-        if task.plan_node_id:
-            paths[task.plan_node_id] = "".join(reversed(chain))
-    return paths
+    """Printed numbers of each task's measure, e.g. "三、（一）1.", keyed by plan node id."""
+    nodes = paths.load_nodes(tasks)
+    return {t.plan_node_id: "".join(n.label for n in paths.chain(nodes, t.plan_node_id))
+            for t in tasks if t.plan_node_id is not None}
 
 
 def next_occurrences(tasks: list[Task]) -> dict[int, Task]:

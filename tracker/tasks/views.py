@@ -41,7 +41,7 @@ from tracker.models import (
     User,
 )
 from tracker.services import ServiceError
-from tracker.tasks import evidence, queries, services
+from tracker.tasks import evidence, paths, queries, services
 from tracker.tasks.forms import (
     EVIDENCE_ACCEPT,
     STATUS_CHOICES,
@@ -126,7 +126,8 @@ def index():
                                 .order_by(User.name)).scalars().all()
     section = None
     if filters["section"]:
-        section = db.session.get(PlanNode, filters["section"])
+        section = (db.session.get(PlanNode, filters["section"])
+                   if filters["section"] <= policy.MAX_ID else None)
         if section is None or section.plan.organization_id != org_id:
             abort(404)
     bulk = None
@@ -365,6 +366,8 @@ def edit(task_id: int):
 
 
 def _attachment_or_404(attachment_id: int) -> Attachment:
+    if not 0 < attachment_id <= policy.MAX_ID:
+        abort(404)
     attachment = db.session.get(Attachment, attachment_id)
     if attachment is None:
         abort(404)
@@ -402,9 +405,4 @@ def thumbnail(attachment_id: int):
 
 def _plan_path(task) -> list:
     """The chain of plan nodes from the top section down to the task's measure."""
-    chain = []
-    node = task.plan_node
-    while node is not None:
-        chain.append(node)
-        node = node.parent
-    return list(reversed(chain))
+    return paths.task_paths([task])[task.id]

@@ -1,0 +1,1 @@
+"""Feeds read by other programs at secret URLs: the personal iCalendar feed."""

@@ -1,0 +1,52 @@
+"""Plan paths ("一、德育工作 › （二）… › 3. …") of many tasks in one query.
+
+A task points at its measure (``plan_node_id``); the path is the chain of nodes
+from the top section down to it. Walking ``node.parent`` per task would cost one
+query per level per task, so the nodes of every plan involved are loaded at once
+and the chains are built in memory (``chain`` is pure).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import select
+
+from tracker.extensions import db
+from tracker.models import PlanNode, Task
+
+
+def node_label(node: PlanNode) -> str:
+    """How a node reads in a path: its printed number and heading (or the start of its text)."""
+    title = node.heading or node.text
+    if len(title) > 60:
+        title = title[:59] + "…"
+    return f"{node.label}{title}".strip()
+
+
+def chain(nodes: Mapping[int, PlanNode], node_id: int | None) -> list[PlanNode]:
+    """The nodes from the top section down to ``node_id`` (pure; cycles are cut)."""
+    path: list[PlanNode] = []
+    seen: set[int] = set()
+    while node_id is not None and node_id in nodes and node_id not in seen:
+        seen.add(node_id)
+        node = nodes[node_id]
+        path.append(node)
+        node_id = node.parent_id
+    return list(reversed(path))
+
+
+def load_nodes(tasks: Iterable[Task]) -> dict[int, PlanNode]:
+    """Every node of the plans the tasks' measures belong to, by id (one query)."""
+    # Lists load ``Task.plan_node`` with selectinload; a single task loads it here.
+    plan_ids = {task.plan_node.plan_id for task in tasks if task.plan_node_id is not None}
+    if not plan_ids:
+        return {}
+    rows = db.session.execute(select(PlanNode).where(PlanNode.plan_id.in_(plan_ids)))
+    return {node.id: node for node in rows.scalars()}
+
+
+def task_paths(tasks: Iterable[Task]) -> dict[int, list[PlanNode]]:
+    """Task id → its plan path (empty for tasks outside a plan)."""
+    tasks = list(tasks)
+    nodes = load_nodes(tasks)
+    return {task.id: chain(nodes, task.plan_node_id) for task in tasks}
