@@ -50,12 +50,22 @@ class Config:
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "plan-tracker@localhost")
+    MAIL_TIMEOUT = _int("MAIL_TIMEOUT", 10)
+
+    # Reminders: links in messages, and group robots (DingTalk/WeCom/Feishu hosts are
+    # always allowed; list others, comma-separated, e.g. an internal proxy).
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://localhost:5000")
+    WEBHOOK_ALLOWED_HOSTS = [h.strip() for h in os.environ.get("WEBHOOK_ALLOWED_HOSTS", "")
+                             .split(",") if h.strip()]
+    WEBHOOK_TIMEOUT = _int("WEBHOOK_TIMEOUT", 10)
 
     # Uploads: plans (10 MB) and evidence (20 MB); the request cap is the larger.
     PLAN_UPLOAD_MAX_BYTES = _int("PLAN_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
     EVIDENCE_MAX_BYTES = _int("EVIDENCE_MAX_BYTES", 20 * 1024 * 1024)
     STAFF_IMPORT_MAX_BYTES = _int("STAFF_IMPORT_MAX_BYTES", 5 * 1024 * 1024)
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 25 * 1024 * 1024)
+    # Text fields of a form (a long note gets our own clear limit, not a bare 413).
+    MAX_FORM_MEMORY_SIZE = _int("MAX_FORM_MEMORY_SIZE", 2 * 1024 * 1024)
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER")  # default: <instance>/uploads
 
     BOOTSTRAP_SERVE_LOCAL = True
@@ -68,6 +78,12 @@ class Config:
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
     STALE_AFTER_DAYS_DEFAULT = _int("STALE_AFTER_DAYS", 14)
     PASSWORD_MIN_LENGTH = 8
+    # Login attempts: per client address and per account name (Flask-Limiter).
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+    LOGIN_ACCOUNT_RATE_LIMIT = os.environ.get("LOGIN_ACCOUNT_RATE_LIMIT", "5 per minute")
+    REDIS_URL = os.environ.get("REDIS_URL")  # rate-limit storage shared by all workers
+    RATELIMIT_HEADERS_ENABLED = True
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
 
 class DevelopmentConfig(Config):
@@ -81,6 +97,7 @@ class TestingConfig(Config):
     WTF_CSRF_ENABLED = False  # tests that check CSRF switch it back on
     SCHEDULER_ENABLED = False
     SQLITE_BUSY_TIMEOUT_MS = 5_000
+    RATELIMIT_ENABLED = False  # tests that check limiting switch it on
     SERVER_NAME = "localhost"
     MAIL_SERVER = "127.0.0.1"
 

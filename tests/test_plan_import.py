@@ -42,9 +42,10 @@ def test_preview_edits_exclude_level_merge_and_section_defaults():
     assert [r.path for r in rows] == ["一、", "一、1.", "一、2.", "一、3."]
     present = {"n-1-include", "n-2-merge", "n-3-include"}
     values = {"n-1-include": "on", "n-2-merge": "on", "n-3-level": "1", "n-0-all_due": "2025-05-30",
-              "n-0-all_department_id": "7", "n-3-include": "on"}
+              "n-0-all_department_id": "7", "n-0-all_lead_user_id": "9", "n-3-include": "on"}
     assert preview.apply_edits(rows, values, present) == []
     assert rows[1].department_id == 7 and rows[1].due == "2025-05-30"
+    assert rows[1].lead_user_id == 9
     tree = preview.rebuild(rows)
     assert [n["label"] for n in tree] == ["一、", "3."]
     assert [c["label"] for c in tree[0]["children"]] == ["1."]

@@ -33,6 +33,7 @@ def create_app(config_class: type[Config] | None = None, instance_path: str | No
         raise ConfigError(str(exc)) from None
     configure_paths(app)
     register_extensions(app)
+    register_security(app)
     register_blueprints(app)
     register_cli(app)
     register_errorhandlers(app)
@@ -72,11 +73,22 @@ def register_extensions(app: Flask) -> None:
     from tracker.accounts import auth  # noqa: F401  (registers the user loader)
 
 
+def register_security(app: Flask) -> None:
+    from tracker import security
+
+    security.init_app(app)
+    security.configure_logging(app)
+
+
 def register_blueprints(app: Flask) -> None:
     from tracker.accounts.views import bp as accounts_bp
     from tracker.admin.views import bp as admin_bp
+    from tracker.api import bp as api_bp
+    from tracker.dashboard.views import bp as dashboard_bp
+    from tracker.feeds.views import bp as feeds_bp
     from tracker.main.views import bp as main_bp
     from tracker.plans.views import bp as plans_bp
+    from tracker.reminders.views import bp as reminders_bp
     from tracker.tasks.views import bp as tasks_bp
 
     app.register_blueprint(main_bp)
@@ -84,12 +96,22 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(plans_bp, url_prefix="/plans")
     app.register_blueprint(tasks_bp, url_prefix="/tasks")
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
+    app.register_blueprint(dashboard_bp, url_prefix="/dashboard")
+    app.register_blueprint(feeds_bp, url_prefix="/feeds")
+    app.register_blueprint(reminders_bp, url_prefix="/notifications")
 
 
 def register_cli(app: Flask) -> None:
     from tracker.cli import tracker_cli
 
     app.cli.add_command(tracker_cli)
+    from tracker.generate_cli import generate
+
+    tracker_cli.add_command(generate)
+    from tracker.tasks.cli import task_cli
+
+    app.cli.add_command(task_cli)
     try:
         from tracker.plans.cli import plan_cli
     except ImportError:  # parser not installed yet

@@ -1,6 +1,8 @@
 """``flask tracker …`` commands: thin wrappers over services."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -86,4 +88,54 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
         click.echo("scheduler started in this process")
     click.echo(f"Plan Tracker on http://{host}:{port}/  (demo logins: admin@demo.school, "
                "leader@demo.school, staff@demo.school / demo1234)")
-    app.run(host=host, port=port, use_reloader=False, threaded=True)
+    # Flask ignores app.run() under the flask command; serve with Werkzeug directly.
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, use_reloader=False, threaded=True)
+
+
+@tracker_cli.command("remind")
+@click.option("--now", "now_text", default=None, metavar="ISO-DATETIME",
+              help="Pretend it is this moment (e.g. 2024-10-08T07:05+08:00; without a zone: "
+                   "the TIMEZONE setting). Replays a day of the term.")
+@click.option("--dry-run", is_flag=True, help="Show what would be written and sent; change nothing.")
+def remind(now_text: str | None, dry_run: bool) -> None:
+    """Run one reminder sweep (reminders, digests, then the outbox) and print the outcome."""
+    from tracker.reminders.cli import parse_now, print_result
+    from tracker.reminders.jobs import sweep
+
+    now = parse_now(now_text, current_app.config["TIMEZONE"])
+    print_result(sweep(now, dry_run=dry_run), dry_run=dry_run)
+
+
+@tracker_cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(path: Path) -> None:
+    """Write the database and the evidence files to PATH (.tar.gz)."""
+    from tracker import backup
+
+    try:
+        manifest = backup.backup(db.engine, db.session,
+                                 Path(current_app.config["UPLOAD_FOLDER"]), path)
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    figures = ", ".join(f"{k} {v}" for k, v in manifest["counts"].items())
+    click.echo(f"backup written to {path} ({figures})")
+
+
+@tracker_cli.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def restore_command(path: Path) -> None:
+    """Restore a backup into an empty database (and its evidence files)."""
+    from tracker import backup
+
+    db.session.remove()
+    try:
+        manifest = backup.restore(db.engine, Path(current_app.config["UPLOAD_FOLDER"]), path)
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    now = backup.counts(db.session)
+    if now != manifest["counts"]:
+        raise click.ClickException(f"restored counts {now} differ from the backup's "
+                                   f"{manifest['counts']}")
+    click.echo(f"restored {path}: " + ", ".join(f"{k} {v}" for k, v in now.items()))

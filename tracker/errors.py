@@ -22,6 +22,7 @@ def messages() -> dict[int, str]:
         404: _("This page does not exist, or you cannot see it."),
         405: _("This action is not allowed here."),
         413: _("The upload is too large."),
+        429: _("Too many attempts. Wait a minute and try again."),
         500: _("Something went wrong on our side. The error has been logged."),
     }
 

@@ -48,9 +48,36 @@ def purge_stale_uploads(app: Flask, max_age_hours: int = 24) -> int:
     return removed
 
 
+def _reminder_sweep(app: Flask) -> object:
+    from tracker.reminders.jobs import reminder_sweep
+
+    return reminder_sweep(app)
+
+
+def _daily_digest(app: Flask) -> object:
+    from tracker.reminders.jobs import daily_digest
+
+    return daily_digest(app)
+
+
+def _weekly_digest(app: Flask) -> object:
+    from tracker.reminders.jobs import weekly_digest
+
+    return weekly_digest(app)
+
+
+# Reminders: each organisation's own clock decides (digest times, Mondays, quiet hours),
+# so the digest jobs run often and do nothing until an organisation's time has come.
+# Staleness is derived from last_activity_at when read (no stored flag, no job).
 JOBS: list[Job] = [
     Job("purge-stale-uploads", purge_stale_uploads,
         lambda tz: CronTrigger(hour=3, minute=17, timezone=tz)),
+    Job("reminder-sweep", _reminder_sweep,
+        lambda tz: IntervalTrigger(minutes=5, timezone=tz)),
+    Job("daily-digest", _daily_digest,
+        lambda tz: CronTrigger(minute="2,17,32,47", timezone=tz)),
+    Job("weekly-leadership-digest", _weekly_digest,
+        lambda tz: CronTrigger(minute="7,37", timezone=tz)),
 ]
 
 

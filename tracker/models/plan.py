@@ -45,8 +45,12 @@ class Plan(Base):
     trailer: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A school's copy of a district plan pushed down to it (district cascade).
+    source_plan_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("plans.id", ondelete="SET NULL"), index=True)
 
     organization: Mapped["Organization"] = relationship()
+    source_plan: Mapped[Optional["Plan"]] = relationship(remote_side="Plan.id")
     term: Mapped[Optional["Term"]] = relationship()
     created_by: Mapped[Optional["User"]] = relationship()
     nodes: Mapped[list["PlanNode"]] = relationship(

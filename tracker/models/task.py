@@ -84,6 +84,9 @@ class Task(Base):
     # An occurrence of a recurring measure points at the measure's task.
     parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"),
                                                      index=True)
+    # The district measure this school task was pushed down from (district cascade).
+    source_task_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("tasks.id", ondelete="SET NULL"), index=True)
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
     lead_user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -112,7 +115,10 @@ class Task(Base):
     organization: Mapped["Organization"] = relationship()
     plan: Mapped[Optional["Plan"]] = relationship()
     plan_node: Mapped[Optional["PlanNode"]] = relationship()
-    parent: Mapped[Optional["Task"]] = relationship(remote_side="Task.id")
+    parent: Mapped[Optional["Task"]] = relationship(remote_side="Task.id",
+                                                    foreign_keys=[parent_id])
+    source_task: Mapped[Optional["Task"]] = relationship(remote_side="Task.id",
+                                                         foreign_keys=[source_task_id])
     lead_user: Mapped[Optional["User"]] = relationship(foreign_keys=[lead_user_id])
     lead_department: Mapped[Optional["Department"]] = relationship()
     accepted_by: Mapped[Optional["User"]] = relationship(foreign_keys=[accepted_by_id])

@@ -119,18 +119,21 @@ def apply_edits(rows: list[Row], values: dict[str, str], present: set[str]) -> l
 
 def _apply_section_defaults(rows: list[Row], values: dict[str, str]) -> None:
     """"For every measure below this section": department and due date in bulk."""
+    def chosen(name: str, key: int) -> int | None:
+        value = values.get(f"n-{key}-{name}", "")
+        return int(value) if value.isdigit() and value != "0" else None
+
     for index, row in enumerate(rows):
-        dept = values.get(f"n-{row.key}-all_department_id", "")
+        dept, lead = chosen("all_department_id", row.key), chosen("all_lead_user_id", row.key)
         due = _clean_date(values.get(f"n-{row.key}-all_due"))
-        if not (dept.isdigit() and dept != "0") and not due:
+        if dept is None and lead is None and not due:
             continue
         for below in rows[index + 1:]:
             if below.level <= row.level:
                 break
-            if dept.isdigit() and dept != "0":
-                below.department_id = int(dept)
-            if due:
-                below.due = due
+            below.department_id = dept or below.department_id
+            below.lead_user_id = lead or below.lead_user_id
+            below.due = due or below.due
 
 
 def rebuild(rows: list[Row]) -> list[dict]:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import selectinload
 from tracker import policy
 from tracker.extensions import db
 from tracker.models import Plan, PlanNode, Task, TaskStatus, Term, User
+from tracker.services import ServiceError
 from tracker.plans import importing, preview
 from tracker.plans.forms import PlanImportForm
 from tracker.plans.hints import TermCalendar
@@ -91,7 +92,8 @@ def detail(plan_id: int):
         children[node.parent_id].append(node)
     return render_template("plans/detail.html", plan=plan, children=children,
                            tasks_by_node=tasks_by_node, progress=rollup(children, tasks_by_node),
-                           may_import=policy.can_manage_plans(current_user))
+                           may_import=policy.can_manage_plans(current_user),
+                           may_push=policy.can_push_down(current_user, plan))
 
 
 # Import ----------------------------------------------------------------------------
@@ -251,3 +253,37 @@ def _confirm(token, pending, rows, term, target):
     _pending_path(token).unlink(missing_ok=True)
     flash(message, "success")
     return redirect(url_for(".detail", plan_id=plan.id))
+
+
+# District cascade ------------------------------------------------------------------
+
+@bp.route("/<int:plan_id>/cascade", methods=["GET", "POST"])
+def cascade_view(plan_id: int):
+    from tracker.i18n import local_today
+    from tracker.plans import cascade
+
+    plan = policy.get_in_org_or_404(Plan, plan_id, current_user)
+    policy.require(policy.can_push_down(current_user, plan))
+    schools = sorted(plan.organization.children, key=lambda o: o.name)
+    if request.method == "POST":
+        chosen = {int(v) for v in request.form.getlist("school") if v.isdigit()}
+        targets = [s for s in schools if s.id in chosen]
+        sections = [int(v) for v in request.form.getlist("section") if v.isdigit()]
+        if not targets:
+            flash(_("Choose at least one school."), "warning")
+        else:
+            try:
+                created = cascade.push_down(plan, targets, current_user, sections or None)
+            except ServiceError as error:
+                db.session.rollback()
+                flash(error.message, "danger")
+            else:
+                db.session.commit()
+                flash(_("Pushed to %(schools)d schools: %(tasks)d new tasks.",
+                        schools=len(targets), tasks=sum(created.values())), "success")
+                return redirect(url_for(".cascade_view", plan_id=plan.id))
+    sections = db.session.execute(select(PlanNode).where(
+        PlanNode.plan_id == plan.id, PlanNode.parent_id.is_(None))
+        .order_by(PlanNode.position)).scalars().all()
+    return render_template("plans/cascade.html", plan=plan, schools=schools, sections=sections,
+                           rows=cascade.rollup(plan, local_today()))

@@ -1,0 +1,1 @@
+"""Reminders: planning, the outbox, channels and the notification pages."""
