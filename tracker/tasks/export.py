@@ -19,7 +19,6 @@ from tracker.extensions import db
 from tracker.i18n import local_today
 from tracker.models import Attachment, Task, TaskEvent
 from tracker.tasks.forms import STATUS_CHOICES
-from tracker.tasks.ledger import LedgerRow, build_workbook
 from tracker.tasks.paths import node_label, task_paths
 from tracker.tasks.views import bp, filtered_tasks
 
@@ -42,8 +41,11 @@ def _acceptance_labels() -> dict[str, str]:
             "accepted": _("Accepted"), "rejected": _("Sent back")}
 
 
-def ledger_rows(stmt: Select, tz_name: str) -> list[LedgerRow]:
+def ledger_rows(stmt: Select, tz_name: str) -> list:
     """Rows of the ledger for the tasks ``stmt`` selects, in its order."""
+    # Imported here, not at start-up: openpyxl costs every worker ~24 MiB of memory.
+    from tracker.tasks.ledger import LedgerRow
+
     tasks = list(db.session.execute(stmt).scalars())
     ids = stmt.with_only_columns(Task.id).order_by(None).scalar_subquery()
     evidence = dict(db.session.execute(
@@ -89,6 +91,8 @@ def export_ledger():
     today = local_today(organization.timezone)
     rows = ledger_rows(filtered_tasks(), organization.timezone)
     title = _("%(org)s task ledger (%(date)s)", org=organization.name, date=today.isoformat())
+    from tracker.tasks.ledger import build_workbook
+
     data = build_workbook(rows, ledger_headers(), title, sheet_name=_("Ledger"))
     return send_file(io.BytesIO(data), mimetype=XLSX_MIMETYPE, as_attachment=True,
                      download_name=f"{_('Task ledger')}-{today.isoformat()}.xlsx",

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
 from tracker import policy
@@ -35,15 +35,16 @@ def my_tasks(user: User) -> tuple[Select, Select]:
     """(tasks I lead, tasks I support): top-level tasks, soonest due first."""
     mine = select(user_departments.c.department_id).where(user_departments.c.user_id == user.id)
     base = policy.visible_tasks(user).where(Task.parent_id.is_(None)).options(*LIST_LOAD)
-    # Never NULL (a NULL here would make ``~leads`` drop unassigned tasks I support).
-    leads = or_(and_(Task.lead_user_id.is_not(None), Task.lead_user_id == user.id),
-                and_(Task.lead_user_id.is_(None), Task.lead_department_id.is_not(None),
-                     Task.lead_department_id.in_(mine)))
+    # Written so that it is never NULL (a NULL would make ``~leads`` drop unassigned tasks
+    # I support) and so that the database can use the lead-user index.
+    leads = or_(func.coalesce(Task.lead_user_id, 0) == user.id,
+                and_(func.coalesce(Task.lead_user_id, 0) == 0,
+                     func.coalesce(Task.lead_department_id, 0).in_(mine)))
     supports = or_(
-        exists().where(task_supporting_users.c.task_id == Task.id,
-                       task_supporting_users.c.user_id == user.id),
-        exists().where(task_supporting_departments.c.task_id == Task.id,
-                       task_supporting_departments.c.department_id.in_(mine)))
+        Task.id.in_(select(task_supporting_users.c.task_id)
+                    .where(task_supporting_users.c.user_id == user.id)),
+        Task.id.in_(select(task_supporting_departments.c.task_id)
+                    .where(task_supporting_departments.c.department_id.in_(mine))))
     order = (Task.due_date.is_(None), Task.due_date, Task.id)
     return (base.where(leads).order_by(*order),
             base.where(~leads, supports).order_by(*order))
