@@ -84,6 +84,8 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL")  # rate-limit storage shared by all workers
     RATELIMIT_HEADERS_ENABLED = True
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    # Term report: a draft this many days before the term ends, the final one on its last day.
+    REPORT_DAYS_BEFORE_END = _int("REPORT_DAYS_BEFORE_END", 3)
 
 
 class DevelopmentConfig(Config):

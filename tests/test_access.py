@@ -72,6 +72,13 @@ GET_ROUTES = {
     "/notifications/admin/channels/new": ADMINS,
     "/notifications/admin/channels/{channel}": IN_ORG_ADMIN_OBJECT,
     "/notifications/admin/outbox": ADMINS,
+    "/reports/plan/{plan}": {**LEADERS, "foreign": 404},
+    "/reports/district": {**ADMINS, "admin": 403, "foreign": 403},
+    "/reports/{report}": {**LEADERS, "foreign": 404},
+    "/reports/{report}/status": {**LEADERS, "foreign": 404},
+    # The stored report has no files yet: nothing to download or read.
+    "/reports/{report}/download": {**LEADERS, "admin": 404, "leader": 404, "foreign": 404},
+    "/reports/{report}/view": {**LEADERS, "admin": 404, "leader": 404, "foreign": 404},
 }
 POST_ONLY = {"/account/logout", "/account/language/<code>", "/admin/users/<int:user_id>/active"}
 
@@ -108,8 +115,12 @@ def objects(app, world, make_term):
         channel = GroupChannel(organization_id=world.org, kind=ChannelKind.wecom, name="教务群",
                                webhook_url="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k")
         db.session.add(channel)
+        from tracker.models import Report
+
+        report = Report(organization_id=world.org, plan=plan, files={}, recipients=[])
+        db.session.add(report)
         db.session.commit()
-        return {"channel": channel.id, "attachment": event.attachments[0].id, "token": "0" * 32,
+        return {"report": report.id, "channel": channel.id, "attachment": event.attachments[0].id, "token": "0" * 32,
                 "task": world.task, "plan": plan.id, "user": world.user_ids["lead"],
                 "department": world.dept, "term": term.id, "org": world.org}
 
@@ -121,7 +132,7 @@ def test_every_get_route_is_in_the_table(app):
               .replace("{user}", "<int:user_id>").replace("{department}", "<int:department_id>")
               .replace("{term}", "<int:term_id>").replace("{org}", "<int:org_id>").replace("{attachment}", "<int:attachment_id>")
               .replace("{token}", "<token>")
-              .replace("{channel}", "<int:channel_id>")
+              .replace("{channel}", "<int:channel_id>").replace("{report}", "<int:report_id>")
               for route in GET_ROUTES}
     assert rules - listed == set(), "new GET routes must be added to the access table"
 

@@ -139,3 +139,43 @@ def restore_command(path: Path) -> None:
         raise click.ClickException(f"restored counts {now} differ from the backup's "
                                    f"{manifest['counts']}")
     click.echo(f"restored {path}: " + ", ".join(f"{k} {v}" for k, v in now.items()))
+
+
+@tracker_cli.command("report")
+@click.option("--plan", "plan_id", type=int, default=None, help="The plan to report on.")
+@click.option("--district", "district_id", type=int, default=None,
+              help="A district organisation: the report on its schools.")
+@click.option("--term", "term_id", type=int, default=None, help="District: the term (default: "
+              "the current one).")
+@click.option("--format", "formats", default="html,docx,pdf,xlsx", show_default=True)
+@click.option("--lang", type=click.Choice(["zh_CN", "en"]), default="zh_CN", show_default=True)
+@click.option("--out", "out_dir", required=True,
+              type=click.Path(file_okay=False, path_type=Path))
+def report_command(plan_id: int | None, district_id: int | None, term_id: int | None,
+                   formats: str, lang: str, out_dir: Path) -> None:
+    """Write a plan's term report (or a district's) to files in OUT."""
+    from tracker.models import Plan
+    from tracker.reports import services as reports
+
+    if (plan_id is None) == (district_id is None):
+        raise click.UsageError("give either --plan or --district")
+    try:
+        chosen = reports.parse_formats(formats)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--format") from None
+    if plan_id is not None:
+        plan = db.session.get(Plan, plan_id)
+        if plan is None:
+            raise click.ClickException(f"no plan with id {plan_id}")
+        output = reports.build_school(plan, chosen, lang=lang)
+    else:
+        org = db.session.get(Organization, district_id)
+        if org is None or org.kind != OrgKind.district:
+            raise click.ClickException(f"no district with id {district_id}")
+        output = reports.build_district(org, chosen, lang=lang, term_id=term_id)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = reports.safe_stem(output.document.filename_stem)
+    for fmt, content in output.files.items():
+        path = out_dir / f"{stem}.{fmt}"
+        path.write_bytes(content)
+        click.echo(f"{path} ({len(content) // 1024} kB)")

@@ -135,7 +135,7 @@ def get_org_for_stats_or_404(user: User, org_id: int) -> Organization:
 
     Anything else answers 404 (it is not theirs to know about); staff of the
     organisation get 403."""
-    org = db.session.get(Organization, org_id)
+    org = db.session.get(Organization, org_id) if 0 < org_id <= MAX_ID else None
     if org is None or (org.id != user.organization_id and org.parent_id != user.organization_id):
         abort(404)
     require(can_view_org_stats(user, org))
@@ -146,3 +146,24 @@ def can_push_down(user: User, plan) -> bool:
     """District leaders push their own district's plans down to its schools."""
     return (is_leader(user) and plan.organization_id == user.organization_id
             and user.organization.kind.value == "district")
+
+
+def can_report_on_plan(user: User, plan) -> bool:
+    """Term reports of a plan: the leaders and admins of the plan's organisation."""
+    return is_leader(user) and plan.organization_id == user.organization_id
+
+
+def can_district_report(user: User) -> bool:
+    """A district's report on its schools: the district's leaders and admins."""
+    return is_leader(user) and user.organization.kind.value == "district"
+
+
+def get_report_or_404(user: User, report_id: int):
+    """A stored report of the user's organisation (else 404), for its leaders (else 403)."""
+    from tracker.models import Report
+
+    report = db.session.get(Report, report_id)
+    if report is None or report.organization_id != user.organization_id:
+        abort(404)
+    require(is_leader(user))
+    return report

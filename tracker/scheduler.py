@@ -66,6 +66,12 @@ def _weekly_digest(app: Flask) -> object:
     return weekly_digest(app)
 
 
+def _term_reports(app: Flask) -> object:
+    from tracker.reports.services import term_end_job
+
+    return term_end_job(app)
+
+
 # Reminders: each organisation's own clock decides (digest times, Mondays, quiet hours),
 # so the digest jobs run often and do nothing until an organisation's time has come.
 # Staleness is derived from last_activity_at when read (no stored flag, no job).
@@ -78,6 +84,8 @@ JOBS: list[Job] = [
         lambda tz: CronTrigger(minute="2,17,32,47", timezone=tz)),
     Job("weekly-leadership-digest", _weekly_digest,
         lambda tz: CronTrigger(minute="7,37", timezone=tz)),
+    # Term reports: hourly, so each school's own date counts; once per plan and stage.
+    Job("term-reports", _term_reports, lambda tz: CronTrigger(minute=41, timezone=tz)),
 ]
 
 

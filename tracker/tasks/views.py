@@ -85,7 +85,11 @@ def mine():
 
 def _int_arg(name: str) -> int | None:
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    if not value.isdigit():
+        return None
+    if int(value) > policy.MAX_ID:  # no such object (and too big for PostgreSQL)
+        abort(404)
+    return int(value)
 
 
 def _date_arg(name: str) -> date | None:
