@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     event,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -82,8 +83,7 @@ class Task(Base):
     plan_node_id: Mapped[Optional[int]] = mapped_column(
         ForeignKey("plan_nodes.id", ondelete="SET NULL"), index=True)
     # An occurrence of a recurring measure points at the measure's task.
-    parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"),
-                                                     index=True)
+    parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
     # The district measure this school task was pushed down from (district cascade).
     source_task_id: Mapped[Optional[int]] = mapped_column(
         ForeignKey("tasks.id", ondelete="SET NULL"), index=True)
@@ -139,6 +139,14 @@ class Task(Base):
         Index("ix_tasks_org_status_due", "organization_id", "status", "due_date"),
         Index("ix_tasks_lead_user_due", "lead_user_id", "due_date"),
         Index("ix_tasks_lead_department_due", "lead_department_id", "due_date"),
+        # Occurrences by parent; partial, so that "parent_id IS NULL" (every list of
+        # top-level tasks) is never mistaken for a selective condition by the planner.
+        Index("ix_tasks_parent_id", "parent_id", sqlite_where=text("parent_id IS NOT NULL"),
+              postgresql_where=text("parent_id IS NOT NULL")),
+        # Top-level tasks of an organisation by due date: task lists and my tasks.
+        Index("ix_tasks_org_top_due", "organization_id", "due_date",
+              sqlite_where=text("parent_id IS NULL"),
+              postgresql_where=text("parent_id IS NULL")),
     )
 
     @property
