@@ -89,6 +89,7 @@ def register_blueprints(app: Flask) -> None:
     from tracker.main.views import bp as main_bp
     from tracker.plans.views import bp as plans_bp
     from tracker.reminders.views import bp as reminders_bp
+    from tracker.reports.views import bp as reports_bp
     from tracker.tasks.views import bp as tasks_bp
 
     app.register_blueprint(main_bp)
@@ -100,6 +101,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(dashboard_bp, url_prefix="/dashboard")
     app.register_blueprint(feeds_bp, url_prefix="/feeds")
     app.register_blueprint(reminders_bp, url_prefix="/notifications")
+    app.register_blueprint(reports_bp, url_prefix="/reports")
 
 
 def register_cli(app: Flask) -> None:
@@ -127,5 +129,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from tracker.i18n import register_filters
+    from tracker.tasks import labels
 
     register_filters(app)
+    labels.register(app)

@@ -15,7 +15,7 @@ def home():
     if not current_user.is_authenticated:
         return redirect(url_for("accounts.login"))
     if policy.is_leader(current_user):
-        return redirect(url_for("tasks.index"))
+        return redirect(url_for("dashboard.index"))
     return redirect(url_for("tasks.mine"))
 
 

@@ -1,0 +1,1 @@
+"""Leadership dashboards (school and district), drawn with Plotly from ``tracker.stats``."""
