@@ -101,7 +101,6 @@ def school(app, measures: int, repeat: int, today: date) -> None:
 
 
 def district(app, schools: int, tasks: int, today: date) -> None:
-    from sqlalchemy import select
 
     from tracker import generate as generator
     from tracker.extensions import db

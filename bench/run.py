@@ -77,8 +77,9 @@ def database_url(db: str, scale: str) -> str:
 
 
 def marker_for(db: str, scale: str) -> dict:
-    from tracker.calendar import default_term
     from datetime import date
+
+    from tracker.calendar import default_term
 
     digest = hashlib.sha256((ROOT / "tracker" / "generate.py").read_bytes()).hexdigest()[:16]
     migrations = sorted(p.name for p in (ROOT / "migrations" / "versions").glob("*.py"))

@@ -27,7 +27,7 @@ def test_login_with_mobile_number(client, app, world):
 def test_wrong_password_is_refused_with_a_message(client, world):
     response = login(client, "lead@one.edu.cn", "wrong-password", follow=True)
     assert response.status_code == 200
-    assert "Wrong e-mail/mobile number or password".encode() in response.data or \
+    assert b"Wrong e-mail/mobile number or password" in response.data or \
         "密码错误".encode() in response.data
     assert client.get("/tasks/mine").status_code == 302
 

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from tests.conftest import login
 from tests.test_plan_import import PLAN
 from tracker.extensions import db
-from tracker.models import OrgKind, Organization, Plan, Role, Task, TaskStatus, User
+from tracker.models import OrgKind, Plan, Role, Task, TaskStatus
 from tracker.plans import cascade
 from tracker.plans.importing import create_plan
 from tracker.plans.parsing import parse_plan

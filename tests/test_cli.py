@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import login
 from tracker.extensions import db
-from tracker.models import Organization, Role, Task, TaskStatus, User
+from tracker.models import Role, Task, TaskStatus, User
 
 
 def test_create_admin_then_log_in(app, runner, client):

@@ -214,7 +214,7 @@ def test_api_stats_needs_a_login_and_answers_json_errors(client, school):
     client.post("/account/logout")
     login(client, "leader@sibling.cn")
     assert client.get(f"/api/v1/stats?plan={school['plan']}").status_code == 404
-    bad = client.get("/api/v1/stats?plan=x")
+    bad = client.get("/api/v1/stats?plan=x", headers={"Accept-Language": "en"})
     assert bad.status_code == 400 and "whole numbers" in bad.get_json()["error"]["message"]
 
 

@@ -10,8 +10,8 @@ from openpyxl import load_workbook
 from tests.conftest import login
 from tracker.extensions import db
 from tracker.models import Organization, TaskStatus, User
-from tracker.tasks.ledger import LedgerRow, build_workbook, safe_text
 from tracker.tasks.export import ledger_headers
+from tracker.tasks.ledger import LedgerRow, build_workbook, safe_text
 
 
 @pytest.mark.parametrize("text", ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\t=1", "\r=1",

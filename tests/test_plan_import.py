@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import login
 from tracker.extensions import db
-from tracker.models import Department, Plan, Task, TaskEvent, TaskStatus
+from tracker.models import Plan, Task, TaskEvent, TaskStatus
 from tracker.plans import preview
 from tracker.plans.revision import Measure, match
 
@@ -139,6 +139,7 @@ def _upload(client, data: bytes, name: str):
 ])
 def test_bad_files_get_a_clear_message_and_create_nothing(client, app, world, data, name,
                                                           expected):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the messages checked are English
     login(client, world.emails["leader"])
     response = _upload(client, data, name)
     assert response.status_code == 200

@@ -16,7 +16,6 @@ from tracker.models import (
     Task,
     TaskEvent,
     TaskStatus,
-    Term,
     User,
 )
 from tracker.tasks import services

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from tracker.extensions import db
 from tracker.i18n import local_today
-from tracker.models import OrgKind, Organization, Role, User
+from tracker.models import Organization, OrgKind, Role, User
 from tracker.services import ServiceError
 
 tracker_cli = AppGroup("tracker", help="Plan Tracker administration.")

@@ -7,6 +7,17 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 
+def show_form_error(form, error) -> None:
+    """Put a ServiceError on the form field it names, or flash it when it names none."""
+    from flask import flash
+
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = list(field.errors) + [error.message]
+    else:
+        flash(error.message, "danger")
+
+
 def wants_json() -> bool:
     if request.path.startswith("/api/"):
         return True

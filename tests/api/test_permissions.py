@@ -105,7 +105,8 @@ def test_a_revoked_token_is_refused(app, client, tokens, world):
         for token in db.session.execute(db.select(ApiToken)).scalars():
             token.revoked_at = token.created_at
         db.session.commit()
-    response = client.get("/api/v1/tasks", headers=bearer(tokens["lead"]))
+    response = client.get("/api/v1/tasks", headers={**bearer(tokens["lead"]),
+                                                    "Accept-Language": "en"})
     assert response.status_code == 401
     assert "revoked" in response.get_json()["error"]["message"]
 

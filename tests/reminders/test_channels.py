@@ -8,8 +8,7 @@ from urllib.parse import unquote_plus
 
 import pytest
 
-from tracker.reminders.channels import DeliveryError
-from tracker.reminders.channels import webhooks
+from tracker.reminders.channels import DeliveryError, webhooks
 from tracker.reminders.channels.email import SmtpSettings, build_message, one_line
 
 SECRET = "SEC0123456789abcdef"

@@ -18,7 +18,6 @@ from tracker.extensions import db
 from tracker.models import (
     Notification,
     NotificationPreference,
-    NotificationStatus,
     Organization,
     Role,
     SenderLease,

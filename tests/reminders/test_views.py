@@ -106,6 +106,7 @@ def test_preferences_are_saved_and_used(app, client):
 
 
 def test_admin_edits_rules_with_clear_errors(app, client):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the messages checked are English
     data = school(app)
     _passwords(app)
     login(client, "admin@school.test")
@@ -132,6 +133,7 @@ def test_staff_cannot_reach_admin_pages(app, client):
 
 
 def test_robot_set_up_test_message_and_bad_urls(app, client, webhook_server):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the messages checked are English
     data = school(app)
     _passwords(app)
     login(client, "admin@school.test")

@@ -32,6 +32,7 @@ from tracker.admin.forms import (
     UserForm,
 )
 from tracker.admin.staff_import import StaffFileError, read_staff_list
+from tracker.errors import show_form_error
 from tracker.extensions import db
 from tracker.models import Department, Term, User
 from tracker.services import ServiceError
@@ -45,12 +46,6 @@ def _admins_only():
     policy.require(policy.can_administer(current_user))
 
 
-def _fail(form, error: ServiceError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = list(field.errors) + [error.message]
-    else:
-        flash(error.message, "danger")
 
 
 def _department_choices() -> list[tuple[int, str]]:
@@ -94,7 +89,7 @@ def edit_user(user_id: int | None = None):
                 user=user, actor=current_user)
         except ServiceError as error:
             db.session.rollback()
-            _fail(form, error)
+            show_form_error(form, error)
         else:
             db.session.commit()
             flash(_("Saved %(name)s.", name=saved.name), "success")
@@ -223,7 +218,7 @@ def edit_department(department_id: int | None = None):
                                      head_id=form.head_id.data or None, department=department)
         except ServiceError as error:
             db.session.rollback()
-            _fail(form, error)
+            show_form_error(form, error)
         else:
             db.session.commit()
             flash(_("Saved."), "success")
@@ -252,7 +247,7 @@ def edit_term(term_id: int | None = None):
                                end_date=form.end_date.data, term=term)
         except ServiceError as error:
             db.session.rollback()
-            _fail(form, error)
+            show_form_error(form, error)
         else:
             db.session.commit()
             flash(_("Saved."), "success")

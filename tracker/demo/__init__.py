@@ -16,8 +16,8 @@ from tracker.extensions import db
 from tracker.models import (
     Acceptance,
     Department,
-    OrgKind,
     Organization,
+    OrgKind,
     Role,
     Task,
     TaskEvent,

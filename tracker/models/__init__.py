@@ -10,7 +10,7 @@ from tracker.models.notify import (
     ReminderSettings,
     SenderLease,
 )
-from tracker.models.org import Department, OrgKind, Organization, Role, User, user_departments
+from tracker.models.org import Department, Organization, OrgKind, Role, User, user_departments
 from tracker.models.plan import NodeKind, Plan, PlanNode, PlanStatus
 from tracker.models.report import Report, ReportKind, ReportStatus
 from tracker.models.task import (

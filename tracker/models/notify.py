@@ -19,7 +19,6 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Text,
     Time,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship

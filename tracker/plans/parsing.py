@@ -656,7 +656,7 @@ _NOT_FRAMING = re.compile(r"措施|举措|重点工作|主要工作|具体工作
 _HEADING_END = re.compile(r"[。！？]|[.!?](?=\s|$)")
 _HEADING_TRIM = "：:，,；;"
 _RUN_IN = re.compile(r"([一二三四五六七八九十]{1,2})是")
-_RUN_IN_BOUNDARY = set("。；;，,：:！？!?、“”\"'‘’（）()【】") 
+_RUN_IN_BOUNDARY = set("。；;，,：:！？!?、“”\"'‘’（）()【】")
 
 
 def heading_of(first_line: str) -> str:

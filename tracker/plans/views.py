@@ -28,12 +28,12 @@ from sqlalchemy.orm import selectinload
 from tracker import policy
 from tracker.extensions import db
 from tracker.models import Plan, PlanNode, Task, TaskStatus, Term, User
-from tracker.services import ServiceError
 from tracker.plans import importing, preview
 from tracker.plans.forms import PlanImportForm
 from tracker.plans.hints import TermCalendar
 from tracker.plans.parsing import FLAT_WARNING, parse_plan
 from tracker.plans.readers import N_, PlanReadError, load_plan
+from tracker.services import ServiceError
 
 bp = Blueprint("plans", __name__)
 

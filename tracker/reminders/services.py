@@ -34,8 +34,7 @@ from tracker.models import (
     utcnow,
 )
 from tracker.reminders import planning
-from tracker.reminders.channels import DeliveryError
-from tracker.reminders.channels import webhooks
+from tracker.reminders.channels import DeliveryError, webhooks
 from tracker.reminders.planning import Directory, Person, Rules, TaskInfo
 from tracker.services import ServiceError
 

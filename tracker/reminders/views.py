@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from tracker import policy
+from tracker.errors import show_form_error
 from tracker.extensions import db
 from tracker.models import (
     GroupChannel,
@@ -42,12 +43,6 @@ def _bell() -> dict:
     return {"unread_notifications": unread_notifications}
 
 
-def _fail(form, error: ServiceError) -> None:
-    field = getattr(form, error.field, None) if error.field else None
-    if field is not None:
-        field.errors = list(field.errors) + [error.message]
-    else:
-        flash(error.message, "danger")
 
 
 # --- everybody -------------------------------------------------------------------------
@@ -120,7 +115,7 @@ def admin_rules():
                 digest_days_ahead=form.digest_days_ahead.data)
         except ServiceError as error:
             db.session.rollback()
-            _fail(form, error)
+            show_form_error(form, error)
         else:
             db.session.commit()
             flash(_("Reminder rules saved."), "success")
@@ -160,7 +155,7 @@ def admin_channel(channel_id: int | None = None):
                 department_id=form.department_id.data or None, enabled=form.enabled.data)
         except ServiceError as error:
             db.session.rollback()
-            _fail(form, error)
+            show_form_error(form, error)
         else:
             db.session.commit()
             flash(_("Robot saved. Send a test message to check it."), "success")

@@ -18,7 +18,16 @@ from sqlalchemy.orm import Session, aliased
 
 from tracker import stats
 from tracker.models import Department, Organization, Task, TaskEvent, TaskStatus, Term
-from tracker.reports.document import ChartRef, ChartSpec, Document, Heading, Item, ItemList, Paragraph, Table
+from tracker.reports.document import (
+    ChartRef,
+    ChartSpec,
+    Document,
+    Heading,
+    Item,
+    ItemList,
+    Paragraph,
+    Table,
+)
 from tracker.reports.phrases import fmt_date, fmt_rate, translator
 
 COMMON_MIN_SCHOOLS = 2

@@ -8,7 +8,6 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
 from tracker import policy
-from tracker.tasks import paths
 from tracker.extensions import db
 from tracker.models import (
     OPEN_STATUSES,
@@ -21,6 +20,7 @@ from tracker.models import (
     task_supporting_users,
     user_departments,
 )
+from tracker.tasks import paths
 
 LIST_LOAD = (
     selectinload(Task.lead_user),

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from tracker import policy
+from tracker.errors import show_form_error
 from tracker.extensions import db
 from tracker.i18n import local_now, local_today
 from tracker.models import (
@@ -357,11 +358,7 @@ def edit(task_id: int):
             form.version.data = task.version
         except ServiceError as error:
             db.session.rollback()
-            field = getattr(form, error.field or "", None)
-            if field is not None:
-                field.errors = list(field.errors) + [error.message]
-            else:
-                flash(error.message, "danger")
+            show_form_error(form, error)
         else:
             db.session.commit()
             flash(_("Saved."), "success")

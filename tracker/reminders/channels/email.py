@@ -105,6 +105,6 @@ def send(settings: SmtpSettings, message: EmailMessage) -> None:
     except smtplib.SMTPResponseException as exc:
         raise DeliveryError(f"SMTP server {host} answered {exc.smtp_code}",
                             permanent=exc.smtp_code >= 500) from None
-    except (smtplib.SMTPException, OSError, socket.timeout, ssl.SSLError) as exc:
+    except (TimeoutError, smtplib.SMTPException, OSError, ssl.SSLError) as exc:
         raise DeliveryError(f"cannot reach SMTP server {host}: "
                             f"{exc.__class__.__name__}: {one_line(str(exc), 120)}") from None

@@ -156,7 +156,7 @@ def send(robot: Robot, title: str, markdown: str, *, extra_hosts: Iterable[str] 
     except urllib.error.HTTPError as exc:
         raise DeliveryError(f"{host} answered HTTP {exc.code}",
                             permanent=400 <= exc.code < 500 and exc.code != 429) from None
-    except (urllib.error.URLError, socket.timeout, TimeoutError, OSError) as exc:
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise DeliveryError(f"cannot reach {host}: {reason.__class__.__name__}") from None
     try:
