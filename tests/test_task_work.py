@@ -337,3 +337,29 @@ def test_unassigned_task_shows_for_its_supporting_owner(client, app, world, make
     login(client, world.emails["support"])
     page = client.get("/tasks/mine").get_data(as_text=True)
     assert "无人牵头的任务" in page
+
+
+def test_supporters_of_a_recurring_measure_can_open_its_occurrences(client, app, world, make_term):
+    with app.app_context():
+        org = db.session.get(Organization, world.org)
+        term = make_term(org, start=date(2025, 3, 3), mid=date(2025, 4, 14),
+                         end=date(2025, 4, 25))
+        task = db.session.get(Task, world.task)
+        task.recurrence = Recurrence.weekly
+        services.ensure_occurrences(task, term)
+        db.session.commit()
+        first = db.session.execute(select(Task.id).where(Task.parent_id == task.id)
+                                   .order_by(Task.due_date)).scalars().first()
+    login(client, world.emails["support"])
+    assert client.get(f"/tasks/{first}").status_code == 200
+    # A supporter added later reaches the open occurrences too.
+    client.post("/account/logout")
+    login(client, world.emails["leader"])
+    client.post(f"/tasks/{world.task}/edit", data={
+        "title": "开展教学常规检查", "lead_user": world.user_ids["lead"], "lead_department": "0",
+        "recurrence": "weekly", "supporting_users": [world.user_ids["support"],
+                                                     world.user_ids["other"]],
+        "version": str(_task(app, world.task).version)})
+    client.post("/account/logout")
+    login(client, world.emails["other"])
+    assert client.get(f"/tasks/{first}").status_code == 200

@@ -14,6 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.extensions import db
 from tracker.models import (
+    OPEN_STATUSES,
     Acceptance,
     Attachment,
     Department,
@@ -241,9 +242,27 @@ def edit_task(task: Task, actor: User, *, expected_version: int | None, values: 
             return None
         event = record_event(task, actor, "edited", changes, note)
     _flush(task)
+    _follow_parent(task, changes)
     if "recurrence" in changes and task.recurrence is not None and term is not None:
         ensure_occurrences(task, term, actor)
     return event
+
+
+OWNER_FIELDS = ("lead_user", "lead_department", "supporting_users", "supporting_departments")
+
+
+def _follow_parent(task: Task, changes: dict) -> None:
+    """Open occurrences of a recurring task keep its owners, so whoever sees the measure
+    can also open (and update) the occurrence it offers them."""
+    moved = [f for f in OWNER_FIELDS if f in changes]
+    if not moved or task.recurrence is None:
+        return
+    for child in db.session.execute(select(Task).where(
+            Task.parent_id == task.id, Task.status.in_(OPEN_STATUSES))).scalars():
+        for field in moved:
+            value = getattr(task, field)
+            setattr(child, field, list(value) if isinstance(value, list) else value)
+    db.session.flush()
 
 
 def cancel(tasks: list[Task], actor: User, note: str) -> int:
@@ -305,6 +324,8 @@ def ensure_occurrences(task: Task, term: Term, actor: User | None = None) -> int
                      title=f"{task.title}（{occurrence.label}）"[:300],
                      start_date=occurrence.start, due_date=occurrence.due,
                      lead_user=task.lead_user, lead_department=task.lead_department,
+                     supporting_users=list(task.supporting_users),
+                     supporting_departments=list(task.supporting_departments),
                      target_text=task.target_text)
         db.session.add(child)
         record_event(child, actor, "created", {}, "")
