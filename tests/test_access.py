@@ -52,6 +52,7 @@ GET_ROUTES = {
     "/admin/terms/new": ADMINS,
     "/admin/terms/{term}": IN_ORG_ADMIN_OBJECT,
     "/admin/organization": ADMINS,
+    "/admin/audit": ADMINS,
     "/dashboard/": {**ADMINS, "leader": 200},
     "/dashboard/org/{org}": {**IN_ORG_ADMIN_OBJECT, "leader": 200},
     "/dashboard/plotly.min.js": {r: 200 for r in ROLES},

@@ -174,3 +174,33 @@ def test_staff_import_rejects_a_picture_renamed_xlsx(client, world):
     response = _upload(client, b"\x89PNG\r\n\x1a\n" + b"0" * 100, "staff.xlsx")
     assert response.status_code == 200
     assert ".xlsx" in response.get_data(as_text=True)
+
+
+def test_administrative_actions_are_audited(client, app, world):
+    from tracker.models import AuditEntry
+
+    _admin(client, world)
+    client.post("/admin/users/new", data={"name": "审计", "email": "audit@one.edu.cn",
+                                          "role": "staff", "password": "initial-pass"})
+    with app.app_context():
+        new_id = db.session.execute(select(User.id).where(User.email == "audit@one.edu.cn")) \
+            .scalar_one()
+    client.post(f"/admin/users/{new_id}", data={"name": "审计", "email": "audit@one.edu.cn",
+                                                "role": "leader"})
+    client.post(f"/admin/users/{new_id}/active", data={"active": "0"})
+    client.post("/admin/organization", data={"name": "第一小学", "timezone": "Asia/Shanghai",
+                                             "requires_acceptance": "y",
+                                             "stale_after_days": "7"})
+    with app.app_context():
+        entries = db.session.execute(select(AuditEntry).order_by(AuditEntry.id)).scalars().all()
+        assert [e.action for e in entries] == ["user.create", "user.role", "user.deactivate",
+                                                "organization.settings"]
+        assert entries[1].details == {"old": "staff", "new": "leader"}
+        assert all(e.actor_id == world.user_ids["admin"] for e in entries)
+        assert all(e.organization_id == world.org for e in entries)
+    page = client.get("/admin/audit").get_data(as_text=True)
+    assert "user.deactivate" in page
+    # Another organisation's admin sees none of it.
+    client.post("/account/logout")
+    login(client, world.emails["foreign"])
+    assert "user.deactivate" not in client.get("/admin/audit").get_data(as_text=True)

@@ -6,6 +6,7 @@ from datetime import date
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from tracker import audit
 from tracker.accounts.auth import normalise_email, normalise_phone
 from tracker.admin.staff_import import StaffRow
 from tracker.extensions import db
@@ -52,13 +53,23 @@ def save_user(org: Organization, *, name: str, email: str, phone: str | None, ro
             raise ServiceError(_("A new user needs an initial password."), field="password")
         user = User(organization_id=org.id)
         db.session.add(user)
+        old_role = None
     elif actor is not None and user.id == actor.id and role != Role.admin.value:
         raise ServiceError(_("You cannot remove your own administrator role."), field="role")
+    else:
+        old_role = user.role.value
     user.name, user.email, user.phone, user.role = name, email, phone, Role(role)
     user.departments = _departments(org, department_ids)
     if password:
         user.set_password(password)
     db.session.flush()
+    if old_role is None:
+        audit.record(org.id, actor, "user.create", f"user {user.id} {user.name}", role=role)
+    elif old_role != role:
+        audit.record(org.id, actor, "user.role", f"user {user.id} {user.name}",
+                     old=old_role, new=role)
+    if password and old_role is not None:
+        audit.record(org.id, actor, "user.password", f"user {user.id} {user.name}")
     return user
 
 
@@ -66,6 +77,8 @@ def set_active(user: User, active: bool, actor: User) -> None:
     if user.id == actor.id and not active:
         raise ServiceError(_("You cannot deactivate your own account."))
     user.active = active
+    audit.record(user.organization_id, actor, "user.reactivate" if active else "user.deactivate",
+                 f"user {user.id} {user.name}")
     db.session.flush()
 
 
@@ -118,7 +131,8 @@ def save_term(org: Organization, *, name: str, school_year: str | None, start_da
     return term
 
 
-def import_staff(org: Organization, rows: list[StaffRow], initial_password: str) -> list[User]:
+def import_staff(org: Organization, rows: list[StaffRow], initial_password: str,
+                 actor: User | None = None) -> list[User]:
     """Create every row's user, creating missing departments; all or nothing."""
     if any(row.errors for row in rows):
         raise ServiceError(_("Fix the rows with errors first; nothing was imported."))
@@ -138,6 +152,8 @@ def import_staff(org: Organization, rows: list[StaffRow], initial_password: str)
         db.session.add(user)
         created.append(user)
     db.session.flush()
+    audit.record(org.id, actor, "users.import", f"{len(created)} users",
+                 emails=[u.email for u in created][:500])
     return created
 
 

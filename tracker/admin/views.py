@@ -20,7 +20,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from tracker import policy
+from tracker import audit, policy
 from tracker.accounts.auth import normalise_phone
 from tracker.admin import services
 from tracker.admin.forms import (
@@ -176,7 +176,7 @@ def import_users_preview():
         else:
             try:
                 created = services.import_staff(current_user.organization, rows,
-                                                form.initial_password.data)
+                                                form.initial_password.data, actor=current_user)
             except ServiceError as error:
                 db.session.rollback()
                 flash(error.message, "danger")
@@ -260,10 +260,27 @@ def organization():
     org = current_user.organization
     form = OrganizationForm(obj=org)
     if form.validate_on_submit():
+        before = {f: getattr(org, f) for f in ("name", "timezone", "requires_acceptance",
+                                               "stale_after_days")}
         form.populate_obj(org)
+        changed = {f: [old, getattr(org, f)] for f, old in before.items()
+                   if getattr(org, f) != old}
+        if changed:
+            audit.record(org.id, current_user, "organization.settings", org.name, **changed)
         db.session.commit()
         flash(_("Saved."), "success")
         return redirect(url_for(".organization"))
     if request.method == "POST" and not form.errors:
         abort(400)
     return render_template("admin/organization.html", form=form)
+
+
+@bp.route("/audit")
+def audit_log():
+    from tracker.models import AuditEntry
+
+    stmt = (select(AuditEntry).where(AuditEntry.organization_id == current_user.organization_id)
+            .options(selectinload(AuditEntry.actor))
+            .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc()))
+    page = db.paginate(stmt, per_page=50, error_out=False)
+    return render_template("admin/audit.html", page=page)

@@ -1,4 +1,5 @@
 """All models, imported here so Alembic and the app see one metadata."""
+from tracker.models.audit import AuditEntry
 from tracker.models.base import Base, utcnow
 from tracker.models.notify import (
     ChannelKind,
@@ -28,6 +29,7 @@ from tracker.models.term import Term
 from tracker.models.token import ApiToken
 
 __all__ = [
+    "AuditEntry",
     "Acceptance", "ApiToken", "Attachment", "Base", "Department", "NodeKind", "OPEN_STATUSES", "OrgKind",
     "Organization", "Plan", "PlanNode", "PlanStatus", "Recurrence", "Role", "Task", "TaskEvent",
     "TaskStatus", "Term", "User", "task_supporting_departments", "task_supporting_users",

@@ -25,7 +25,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from tracker import policy
+from tracker import audit, policy
 from tracker.extensions import db
 from tracker.models import Plan, PlanNode, Task, TaskStatus, Term, User
 from tracker.plans import importing, preview
@@ -246,6 +246,10 @@ def _confirm(token, pending, rows, term, target):
                                          source_text=pending["source_text"])
             message = _("Plan imported with %(n)d measures.",
                         n=preview.count_measures(tree))
+        audit.record(current_user.organization_id, current_user,
+                     "plan.revise" if target is not None else "plan.import",
+                     f"plan {plan.id} {plan.title}", file=pending["filename"],
+                     measures=preview.count_measures(tree))
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -274,6 +278,9 @@ def cascade_view(plan_id: int):
         else:
             try:
                 created = cascade.push_down(plan, targets, current_user, sections or None)
+                audit.record(plan.organization_id, current_user, "plan.push",
+                             f"plan {plan.id} {plan.title}",
+                             schools=[s.id for s in targets], tasks=sum(created.values()))
             except ServiceError as error:
                 db.session.rollback()
                 flash(error.message, "danger")
