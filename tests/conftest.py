@@ -7,6 +7,7 @@ schema is created once and every table emptied before each test.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -170,6 +171,17 @@ def make_task(app):
         db.session.flush()
         return task
     return make
+
+
+def page_csrf_token(client, path: str = "/account/login", **kwargs) -> str:
+    """The CSRF token a page's form carries (for tests with CSRF switched on)."""
+    page = client.get(path, **kwargs).get_data(as_text=True)
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+def login_with_csrf(client, identifier: str, password: str = PASSWORD):
+    return client.post("/account/login", data={"identifier": identifier, "password": password,
+                                               "csrf_token": page_csrf_token(client)})
 
 
 def login(client, identifier: str, password: str = PASSWORD, follow: bool = False):

@@ -1,7 +1,7 @@
 """Every route × every role: who gets what. Table-driven so a new route must be listed."""
 import pytest
 
-from tests.conftest import login
+from tests.conftest import login, login_with_csrf
 from tracker.extensions import db
 
 ROLES = ["anonymous", "admin", "leader", "lead", "support", "other", "foreign"]
@@ -183,14 +183,7 @@ def test_csrf_rejects_a_form_post_without_its_token(app, world):
                                                    "password": "secret-pass-1"})
     assert response.status_code == 400
     # …and accepts it with the token from the page.
-    page = client.get("/account/login").get_data(as_text=True)
-    import re
-
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    response = client.post("/account/login", data={"identifier": "lead@one.edu.cn",
-                                                   "password": "secret-pass-1",
-                                                   "csrf_token": token})
-    assert response.status_code == 302
+    assert login_with_csrf(client, world.emails["lead"]).status_code == 302
 
 
 def test_api_clients_get_json_errors(client, world):

@@ -5,7 +5,7 @@ from datetime import date, datetime, timezone
 
 from icalendar import Calendar
 
-from tests.conftest import login
+from tests.conftest import login, login_with_csrf
 from tracker.extensions import db
 from tracker.feeds.ical import Deadline, build_calendar
 from tracker.models import NodeKind, Organization, Plan, PlanNode, TaskStatus, User
@@ -110,12 +110,7 @@ def test_profile_creates_replaces_and_turns_off_the_calendar_link(app, client, w
 def test_calendar_buttons_need_csrf(app, world):
     app.config["WTF_CSRF_ENABLED"] = True
     client = app.test_client()
-    import re
-
-    page = client.get("/account/login").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    client.post("/account/login", data={"identifier": world.emails["lead"],
-                                        "password": "secret-pass-1", "csrf_token": csrf})
+    login_with_csrf(client, world.emails["lead"])
     assert client.post("/account/calendar").status_code == 400
     with app.app_context():
         assert db.session.get(User, world.user_ids["lead"]).calendar_token is None

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from config import ProductionConfig, TestingConfig
-from tests.conftest import PASSWORD, login
+from tests.conftest import PASSWORD, login, page_csrf_token
 from tracker import create_app
 from tracker.extensions import db
 
@@ -60,15 +60,13 @@ def test_production_cookies_are_secure_httponly_samesite(tmp_path):
     client = app.test_client()
     response = client.post("/account/login", base_url="https://localhost",
                            data={"identifier": "a@school.edu.cn", "password": PASSWORD,
-                                 "csrf_token": _csrf(client)})
+                                 "csrf_token": page_csrf_token(
+                                     client, base_url="https://localhost")})
     cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
 
 
-def _csrf(client) -> str:
-    page = client.get("/account/login", base_url="https://localhost").get_data(as_text=True)
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
 
 
 def _limited_app(tmp_path, storage: str | None = None):

@@ -1,3 +1,4 @@
+
 """Every API endpoint × admin / leader / lead owner / supporting owner / other staff /
 other organisation (and anonymous): who gets what, and lists match fetch-by-id."""
 from __future__ import annotations
@@ -5,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.conftest import bearer
+from tests.conftest import login_with_csrf, page_csrf_token
 from tracker.extensions import db
 from tracker.models import Organization, Plan, Task, TaskEvent
 
@@ -123,17 +125,12 @@ def test_a_deactivated_users_token_is_refused(app, client, tokens, world):
 def test_a_session_write_needs_the_csrf_header(app, world):
     app.config["WTF_CSRF_ENABLED"] = True
     client = app.test_client()
-    page = client.get("/account/login").get_data(as_text=True)
-    import re
-
-    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    client.post("/account/login", data={"identifier": world.emails["lead"],
-                                        "password": "secret-pass-1", "csrf_token": csrf})
+    login_with_csrf(client, world.emails["lead"])
     assert client.get("/api/v1/me/tasks").status_code == 200
     refused = client.patch(f"/api/v1/tasks/{world.task}", json={"version": 1, "note": "x"})
     assert refused.status_code == 400
     accepted = client.patch(f"/api/v1/tasks/{world.task}", json={"version": 1, "note": "x"},
-                            headers={"X-CSRFToken": csrf})
+                            headers={"X-CSRFToken": page_csrf_token(client, "/tasks/mine")})
     assert accepted.status_code == 200
     with app.app_context():
         notes = db.session.execute(db.select(TaskEvent.note)).scalars().all()
