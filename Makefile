@@ -1,11 +1,12 @@
-# Plan Tracker: `make run` starts the app with demo data; `make test` runs the whole suite.
+# Plan Tracker: `make run` starts the app with demo data; `make test` runs the whole suite;
+# `make audit` checks the pinned dependencies for known vulnerabilities.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: run test install install-test translations extract-messages bench clean
+.PHONY: run test audit install install-test translations extract-messages bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +36,9 @@ run: install translations
 
 test: install-test translations
 	$(BIN)/python scripts/run_tests.py
+
+audit: install-test
+	$(BIN)/python scripts/audit_deps.py
 
 bench: install
 	$(BIN)/python bench/parse_bench.py
