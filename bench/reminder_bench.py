@@ -112,7 +112,8 @@ def run(total: int, due: int) -> dict:
             rows = db.session.execute(db.select(db.func.count()).select_from(Notification)).scalar()
             db.engine.dispose()
     return {"total": total, "due": due, "build": built, "first_plan": first_plan,
-            "first_send": first_send, "sent": sent, "rows": rows, "steady": steady_plan + steady_send}
+            "first_send": first_send, "sent": sent, "rows": rows,
+            "steady": steady_plan + steady_send}
 
 
 def main() -> None:

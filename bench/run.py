@@ -292,7 +292,8 @@ def sequential(name: str, call, requests: int, warmup: int, budget_s: float) -> 
         status = call()
         times.append((time.perf_counter() - t0) * 1000)
         statuses[status] = statuses.get(status, 0) + 1
-    result = {"p50_ms": round(percentile(times, 0.5), 2), "p95_ms": round(percentile(times, 0.95), 2),
+    result = {"p50_ms": round(percentile(times, 0.5), 2),
+              "p95_ms": round(percentile(times, 0.95), 2),
               "mean_ms": round(statistics.mean(times), 2), "n": len(times),
               "statuses": {str(k): v for k, v in sorted(statuses.items())}}
     log(f"  {name:<24} p50 {result['p50_ms']:8.1f} ms  p95 {result['p95_ms']:8.1f} ms  "
@@ -351,6 +352,11 @@ def task_ids(page: str) -> list[int]:
     return seen
 
 
+def wanted(args, name: str) -> bool:
+    parts = [p.strip() for p in args.only.split(",") if p.strip()]
+    return not parts or any(p in name for p in parts)
+
+
 def measure_pages(server: Server, args) -> tuple[dict, list[str]]:
     port, notes, figures = server.port, [], {}
     n, warm, budget = args.requests, args.warmup, args.page_seconds
@@ -363,12 +369,14 @@ def measure_pages(server: Server, args) -> tuple[dict, list[str]]:
     def get(client, path):
         return lambda: client.request("GET", path)[0]
 
-    figures["floor (/healthz)"] = sequential("floor (/healthz)", get(anonymous, "/healthz"),
-                                             n, warm, budget)
-    figures["login page"] = sequential("login page", get(Client(port), "/account/login"),
-                                       n, warm, budget)
-    figures["my tasks"] = sequential("my tasks", get(staff, "/tasks/mine"), n, warm, budget)
-    figures["task list"] = sequential("task list", get(leader, "/tasks/"), n, warm, budget)
+    def measure(name, call):
+        if name.startswith("floor") or wanted(args, name):
+            figures[name] = sequential(name, call, n, warm, budget)
+
+    measure("floor (/healthz)", get(anonymous, "/healthz"))
+    measure("login page", get(Client(port), "/account/login"))
+    measure("my tasks", get(staff, "/tasks/mine"))
+    measure("task list", get(leader, "/tasks/"))
 
     _, mine = staff.request("GET", "/tasks/mine")
     ids = task_ids(mine)
@@ -379,7 +387,7 @@ def measure_pages(server: Server, args) -> tuple[dict, list[str]]:
     def task_page():
         return staff.request("GET", f"/tasks/{ids[next(cycle) % len(ids)]}")[0]
 
-    figures["task page"] = sequential("task page", task_page, n, warm, budget)
+    measure("task page", task_page)
 
     # Status update (POST, as the page's script sends it): the staff member's own tasks.
     targets = []
@@ -408,26 +416,21 @@ def measure_pages(server: Server, args) -> tuple[dict, list[str]]:
                 target["version"] = json.loads(body)["version"]
             return status
 
-        figures["status update (POST)"] = sequential("status update (POST)", update, n, warm,
-                                                     budget)
+        measure("status update (POST)", update)
     else:
         notes.append("status update: no task of staff@school001.bench offers the update form")
 
-    figures["school dashboard"] = sequential("school dashboard", get(leader, "/dashboard/"),
-                                             n, warm, budget)
+    measure("school dashboard", get(leader, "/dashboard/"))
     status, page = district.request("GET", "/dashboard/")
     if status == 200:
-        figures["district dashboard"] = sequential(
-            "district dashboard", get(district, "/dashboard/"), n, warm, budget)
+        measure("district dashboard", get(district, "/dashboard/"))
     else:
         notes.append(f"district dashboard: GET /dashboard/ as {DISTRICT_LEADER} answered "
                      f"HTTP {status}; not measured")
     status, _ = leader.request("GET", "/api/v1/stats")
     if status == 200:
-        figures["/api/v1/stats"] = sequential("/api/v1/stats", get(leader, "/api/v1/stats"),
-                                              n, warm, budget)
-        figures["/api/v1/stats (district)"] = sequential(
-            "/api/v1/stats (district)", get(district, "/api/v1/stats"), n, warm, budget)
+        measure("/api/v1/stats", get(leader, "/api/v1/stats"))
+        measure("/api/v1/stats (district)", get(district, "/api/v1/stats"))
     else:
         notes.append(f"/api/v1/stats answered HTTP {status}; not measured")
     return figures, notes
@@ -449,13 +452,34 @@ def plan_parse_figure(args) -> dict:
                       max(20, args.requests // 2), 3, args.page_seconds)
 
 
-def report_figure() -> tuple[dict | None, str | None]:
-    try:
-        import tracker.reports  # noqa: F401
-    except ImportError:
-        return None, "report generation: not built yet (no tracker.reports); not measured"
-    return None, ("report generation: tracker.reports is present but the harness does not "
-                  "call it yet (its entry point was still being built); not measured")
+def report_figure(url: str, args) -> dict:
+    """The school's term report as DOCX, composed from the data set in this process."""
+    import tempfile
+    from datetime import datetime, timezone
+
+    from sqlalchemy import select
+
+    from config import ProductionConfig
+    from tracker import create_app
+    from tracker.extensions import db
+    from tracker.models import Plan, User
+    from tracker.reports import services
+
+    class Reporting(ProductionConfig):
+        SQLALCHEMY_DATABASE_URI = url
+        SECRET_KEY = globals()["SECRET_KEY"]
+        SCHEDULER_ENABLED = False
+        LOG_LEVEL = "WARNING"
+
+    app = create_app(Reporting, instance_path=tempfile.mkdtemp(prefix="bench-"))
+    with app.app_context():
+        plan = db.session.execute(
+            select(Plan).join(User, User.organization_id == Plan.organization_id)
+            .where(User.email == LEADER).limit(1)).scalar_one()
+        now = datetime.now(timezone.utc)
+        return sequential("report (school, DOCX)",
+                          lambda: (services.build_school(plan, ["docx"], now=now), 200)[1],
+                          max(5, args.requests // 20), 1, args.page_seconds)
 
 
 def query_counts(url: str) -> dict:
@@ -571,6 +595,9 @@ def main() -> int:
                         help="stop timing a page after this long (at least 10 requests)")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--throughput-seconds", type=float, default=10)
+    parser.add_argument("--only", default="",
+                        help="comma-separated parts of figure names to measure (the floor "
+                             "always runs), e.g. --only 'my tasks,task list'")
     parser.add_argument("--queries", action="store_true",
                         help="also count SQL statements per page (in-process)")
     args = parser.parse_args()
@@ -596,12 +623,11 @@ def main() -> int:
         staff.login(STAFF)
         leader.login(LEADER)
         report["throughput"] = {
-            "my tasks": throughput("my tasks", server.port, staff.cookies, "/tasks/mine",
-                                   args.concurrency, args.throughput_seconds),
-            "school dashboard": throughput("school dashboard", server.port, leader.cookies,
-                                           "/dashboard/", args.concurrency,
-                                           args.throughput_seconds),
-        }
+            name: throughput(name, server.port, client.cookies, path, args.concurrency,
+                             args.throughput_seconds)
+            for name, client, path in (("my tasks", staff, "/tasks/mine"),
+                                       ("school dashboard", leader, "/dashboard/"))
+            if wanted(args, name)}
         master, workers = server.pids()
         rss = {"master": memory_mib(master), "workers": [memory_mib(pid) for pid in workers]}
         everyone = [rss["master"], *rss["workers"]]
@@ -613,11 +639,12 @@ def main() -> int:
         server.stop()
     floor = figures["floor (/healthz)"]["p50_ms"]
     report["ratios"] = {name: round(fig["p50_ms"] / floor, 2) for name, fig in figures.items()}
-    figures["plan parse (in-process)"] = plan_parse_figure(args)
-    _, note = report_figure()
-    if note:
-        notes.append(note)
-    notes.append("plan parse runs in this process (no HTTP), so it has no ratio to the floor")
+    if wanted(args, "plan parse"):
+        figures["plan parse (in-process)"] = plan_parse_figure(args)
+    if wanted(args, "report"):
+        figures["report (school, DOCX, in-process)"] = report_figure(url, args)
+    notes.append("plan parse and the report run in this process (no HTTP), so they have no "
+                 "ratio to the floor")
     report["figures"] = figures
     if args.queries:
         report["queries"] = query_counts(url)

@@ -271,6 +271,38 @@ def test_query_count_does_not_grow_with_tasks(client, app, world, make_task, pat
     assert small == large, f"{path}: {small} queries with 4 tasks, {large} with 44"
 
 
+def test_my_tasks_carries_one_update_form_and_links_work_without_script(client, app, world,
+                                                                         make_task):
+    """One shared form for the page (moved into a card by tasks.js), not one per card; each
+    card's "Update" is a link to the task page's own form, so it works without JavaScript."""
+    with app.app_context():
+        org = db.session.get(Organization, world.org)
+        lead = db.session.get(User, world.user_ids["lead"])
+        ids = [make_task(org, f"任务{i}", lead_user=lead).id for i in range(5)]
+        db.session.commit()
+    login(client, world.emails["lead"])
+    page = client.get("/tasks/mine").get_data(as_text=True)
+    assert page.count('<form class="quick-update') == 1
+    assert page.count('name="csrf_token"') == 3  # the shared form, language switch, log out
+    for task_id in ids + [world.task]:
+        assert f'href="/tasks/{task_id}#update-form"' in page
+    detail = client.get(f"/tasks/{ids[0]}").get_data(as_text=True)
+    assert 'id="update-form"' in detail and f'action="/tasks/{ids[0]}/update"' in detail
+
+
+def test_my_tasks_card_escapes_titles_and_names(client, app, world, make_task):
+    with app.app_context():
+        org = db.session.get(Organization, world.org)
+        lead = db.session.get(User, world.user_ids["lead"])
+        lead.name = "<b>张三</b>"
+        make_task(org, "<script>alert(1)</script>", lead_user=lead)
+        db.session.commit()
+    login(client, world.emails["lead"])
+    page = client.get("/tasks/mine").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)" in page
+    assert "<b>张三</b>" not in page and "&lt;b&gt;张三&lt;/b&gt;" in page
+
+
 def test_section_and_stale_filters(client, app, world):
     from tracker.models import Plan, PlanNode
 

@@ -1,45 +1,75 @@
-// In-place task updates on "my tasks": post the form, swap in the re-rendered card.
-// Without this script the same forms post normally and the page reloads.
+// In-place task updates on "my tasks". The page carries one update form in a <template>;
+// "Update" on a card opens a copy of it in that card, filled with the task's address,
+// version, status and progress. Saving posts it with Accept: application/json and swaps
+// in the re-rendered card. Without this script "Update" is a link to the task page.
 (function () {
   "use strict";
-  function bind(root) {
-    root.querySelectorAll("form.quick-update").forEach(function (form) {
-      form.addEventListener("submit", function (event) {
-        event.preventDefault();
-        var message = form.querySelector(".quick-message");
-        var button = form.querySelector("button[type=submit]");
-        button.disabled = true;
-        message.textContent = "…";
-        fetch(form.action, {
-          method: "POST", body: new FormData(form), credentials: "same-origin",
-          headers: { "Accept": "application/json" }
-        }).then(function (response) {
-          return response.json().then(function (body) { return { status: response.status, body: body }; });
-        }).then(function (result) {
-          button.disabled = false;
-          if (result.body.ok) {
-            var card = form.closest(".task-card");
-            var holder = document.createElement("div");
-            holder.innerHTML = result.body.card;
-            var fresh = holder.firstElementChild;
-            card.replaceWith(fresh);
-            bind(fresh);
-            fresh.classList.add("just-saved");
-          } else {
-            message.className = "quick-message small text-danger";
-            message.textContent = result.body.error || "Error";
-            if (result.body.current) {
-              // Someone else saved first: keep what the user typed, take the new version.
-              form.querySelector("input[name=version]").value = result.body.current.version;
-            }
-          }
-        }).catch(function () {
-          button.disabled = false;
-          message.className = "quick-message small text-danger";
-          message.textContent = form.dataset.offline || "Network error: nothing was saved. Try again.";
-        });
-      });
+  var template = document.getElementById("quick-update-template");
+  if (!template) { return; }
+
+  function open(link) {
+    var card = link.closest(".task-card");
+    var existing = card.querySelector("form.quick-update");
+    if (existing) { existing.remove(); link.setAttribute("aria-expanded", "false"); return; }
+    var form = template.content.firstElementChild.cloneNode(true);
+    form.action = link.getAttribute("href").split("#")[0] + "/update";
+    form.querySelector("input[name=version]").value = link.dataset.version;
+    form.querySelector("select[name=status]").value = link.dataset.status;
+    form.querySelector("input[name=progress]").value = link.dataset.progress;
+    if (link.dataset.mayUpdate !== "1") {
+      // Supporting owners add notes and evidence; status and progress are the lead's.
+      form.querySelectorAll(".quick-status").forEach(function (el) { el.remove(); });
+    }
+    form.querySelector(".quick-close").addEventListener("click", function () {
+      form.remove(); link.setAttribute("aria-expanded", "false"); link.focus();
+    });
+    form.addEventListener("submit", function (event) { event.preventDefault(); save(form); });
+    link.after(form);
+    link.setAttribute("aria-expanded", "true");
+    form.querySelector("select, textarea").focus();
+  }
+
+  function save(form) {
+    var message = form.querySelector(".quick-message");
+    var button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    message.className = "quick-message small";
+    message.textContent = "…";
+    fetch(form.action, {
+      method: "POST", body: new FormData(form), credentials: "same-origin",
+      headers: { "Accept": "application/json" }
+    }).then(function (response) {
+      return response.json().then(function (body) { return { status: response.status, body: body }; });
+    }).then(function (result) {
+      button.disabled = false;
+      if (result.body.ok) {
+        var card = form.closest(".task-card");
+        var holder = document.createElement("div");
+        holder.innerHTML = result.body.card;
+        var fresh = holder.firstElementChild;
+        card.replaceWith(fresh);
+        fresh.classList.add("just-saved");
+        var link = fresh.querySelector(".quick-open");
+        (link || fresh.querySelector("a")).focus();
+      } else {
+        message.className = "quick-message small text-danger";
+        message.textContent = result.body.error || "Error";
+        if (result.body.current) {
+          // Someone else saved first: keep what the user typed, take the new version.
+          form.querySelector("input[name=version]").value = result.body.current.version;
+        }
+      }
+    }).catch(function () {
+      button.disabled = false;
+      message.className = "quick-message small text-danger";
+      message.textContent = form.dataset.offline;
     });
   }
-  bind(document);
+
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest("a.quick-open");
+    if (!link) { return; }
+    event.preventDefault();
+    open(link);
+  });
 })();

@@ -17,7 +17,7 @@ def test_staff_updates_on_a_phone_and_leader_accepts(app, live_server, page_fact
     staff = page_factory(width=375, height=800)
     ui_login(staff, live_server, world.emails["lead"], PASSWORD)
     card = staff.locator(f"#task-{world.task}")
-    card.locator("summary").click()
+    card.locator("a.quick-open").click()
     card.locator("select[name=status]").select_option("in_progress")
     card.locator("textarea[name=note]").fill("已召开动员会")
     card.locator("input[type=file]").set_input_files(str(photo))
@@ -27,7 +27,7 @@ def test_staff_updates_on_a_phone_and_leader_accepts(app, live_server, page_fact
     assert staff.url == url_before  # updated in place, no page load
     card = staff.locator(f"#task-{world.task}")
     assert card.locator(".badge.text-bg-primary").count() == 1  # in progress
-    card.locator("summary").click()
+    card.locator("a.quick-open").click()
     card.locator("select[name=status]").select_option("done")
     card.locator("textarea[name=note]").fill("检查全部完成")
     card.locator("button[type=submit]").click()

@@ -156,6 +156,15 @@ class Task(Base):
     def is_overdue(self, today: date) -> bool:
         return self.is_open and self.due_date is not None and self.due_date < today
 
+    @property
+    def lead_user_name(self) -> str | None:
+        """Names as list rows carry them (``tasks.queries.TaskCard``), for shared macros."""
+        return self.lead_user.name if self.lead_user else None
+
+    @property
+    def lead_department_name(self) -> str | None:
+        return self.lead_department.name if self.lead_department else None
+
     def __repr__(self) -> str:
         return f"<Task {self.id} {self.title[:20]!r} {self.status.value}>"
 

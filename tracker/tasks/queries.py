@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Select, and_, func, or_, select
@@ -11,8 +12,11 @@ from tracker import policy
 from tracker.extensions import db
 from tracker.models import (
     OPEN_STATUSES,
+    Acceptance,
     Attachment,
+    Department,
     PlanNode,
+    Recurrence,
     Task,
     TaskStatus,
     User,
@@ -29,6 +33,67 @@ LIST_LOAD = (
     selectinload(Task.supporting_departments),
     selectinload(Task.supporting_users),
 )
+
+
+@dataclass(slots=True)
+class TaskCard:
+    """What a card on "my tasks" or a row of the task list shows of one task.
+
+    Read as columns with the lead owner's names joined, not as ORM objects: building fifty
+    ``Task`` objects and then loading their owners through relationships cost more than
+    rendering the page. Has the attributes the policy checks read (organization, lead
+    owner, lead department), so ``policy.can_update_task`` works on it unchanged."""
+
+    id: int
+    organization_id: int
+    parent_id: int | None
+    plan_id: int | None
+    plan_node_id: int | None
+    title: str
+    status: TaskStatus
+    acceptance: Acceptance
+    progress: int
+    due_date: date | None
+    recurrence: Recurrence | None
+    last_activity_at: datetime
+    version: int
+    lead_user_id: int | None
+    lead_department_id: int | None
+    lead_user_name: str | None
+    lead_department_name: str | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def is_overdue(self, today: date) -> bool:
+        return self.is_open and self.due_date is not None and self.due_date < today
+
+
+_CARD_COLUMNS = (Task.id, Task.organization_id, Task.parent_id, Task.plan_id, Task.plan_node_id,
+                 Task.title, Task.status, Task.acceptance, Task.progress, Task.due_date,
+                 Task.recurrence, Task.last_activity_at, Task.version, Task.lead_user_id,
+                 Task.lead_department_id)
+# Aliased once: the filters may name users and departments in their own right.
+_LEAD_USER, _LEAD_DEPARTMENT = aliased(User, name="lead_user"), aliased(Department,
+                                                                        name="lead_department")
+_CARD_SELECT = (*_CARD_COLUMNS, _LEAD_USER.name, _LEAD_DEPARTMENT.name)
+
+
+def cards(stmt: Select) -> list[TaskCard]:
+    """Run a ``select(Task)`` (filters, order, limit kept) for its cards: one statement."""
+    stmt = (stmt.with_only_columns(*_CARD_SELECT, maintain_column_froms=False)
+            .outerjoin_from(Task, _LEAD_USER, _LEAD_USER.id == Task.lead_user_id)
+            .outerjoin(_LEAD_DEPARTMENT, _LEAD_DEPARTMENT.id == Task.lead_department_id))
+    return [TaskCard(*row) for row in db.session.execute(stmt)]
+
+
+def cards_by_id(ids: list[int]) -> list[TaskCard]:
+    """Cards for these task ids, in the order given (the caller checked visibility)."""
+    if not ids:
+        return []
+    found = {card.id: card for card in cards(select(Task).where(Task.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
 
 
 def my_tasks(user: User) -> tuple[Select, Select]:
@@ -50,9 +115,9 @@ def my_tasks(user: User) -> tuple[Select, Select]:
             base.where(~leads, supports).order_by(*order))
 
 
-def group_by_urgency(tasks: list[Task], today: date) -> dict[str, list[Task]]:
+def group_by_urgency(tasks: list, today: date) -> dict[str, list]:
     week_end = today + timedelta(days=6 - today.weekday())
-    groups: dict[str, list[Task]] = {"overdue": [], "this_week": [], "later": [], "done": []}
+    groups: dict[str, list] = {"overdue": [], "this_week": [], "later": [], "done": []}
     for task in tasks:
         if not task.is_open:
             groups["done"].append(task)
@@ -125,15 +190,15 @@ def plan_paths(tasks: list[Task]) -> dict[int, str]:
             for t in tasks if t.plan_node_id is not None}
 
 
-def next_occurrences(tasks: list[Task]) -> dict[int, Task]:
+def next_occurrences(tasks: list) -> dict[int, TaskCard]:
     """For recurring tasks: their earliest open occurrence — one query for all."""
     ids = [t.id for t in tasks if t.recurrence is not None]
     if not ids:
         return {}
-    result: dict[int, Task] = {}
-    for occurrence in db.session.execute(
-            select(Task).where(Task.parent_id.in_(ids), Task.status.in_(OPEN_STATUSES))
-            .order_by(Task.due_date)).scalars():
+    result: dict[int, TaskCard] = {}
+    for occurrence in cards(select(Task).where(Task.parent_id.in_(ids),
+                                               Task.status.in_(OPEN_STATUSES))
+                            .order_by(Task.due_date, Task.id)):
         result.setdefault(occurrence.parent_id, occurrence)
     return result
 

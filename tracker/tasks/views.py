@@ -65,19 +65,40 @@ def _wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json"
 
 
-def _card_context(tasks: list[Task]) -> dict:
+def _card_context(tasks: list[queries.TaskCard]) -> dict:
     org = current_user.organization
     return {"today": local_today(), "now": local_now(), "stale_days": org.stale_after_days,
             "paths": queries.plan_paths(tasks), "next_occ": queries.next_occurrences(tasks),
             "occ": queries.occurrence_summary([t.id for t in tasks if t.recurrence]),
-            "evidence_accept": EVIDENCE_ACCEPT, "may_update": policy.can_update_task}
+            "evidence_accept": EVIDENCE_ACCEPT, "may_update": _may_update(),
+            "task_url": _task_url_prefix()}
+
+
+def _may_update():
+    """``policy.can_update_task`` for cards, reading the user's departments once."""
+    user = current_user._get_current_object()  # not the proxy once per card
+    leader, user_id, org_id = policy.is_leader(user), user.id, user.organization_id
+    my_departments = {d.id for d in user.departments}
+
+    def may_update(card: queries.TaskCard) -> bool:
+        if card.organization_id != org_id:
+            return False
+        if leader or card.lead_user_id == user_id:
+            return True
+        return card.lead_user_id is None and card.lead_department_id in my_departments
+    return may_update
+
+
+def _task_url_prefix() -> str:
+    """``/tasks/`` as routed (one ``url_for`` per page, not one per card)."""
+    return url_for(".detail", task_id=1)[:-1]
 
 
 @bp.route("/mine")
 def mine():
     lead_stmt, support_stmt = queries.my_tasks(current_user)
-    leading = db.session.execute(lead_stmt).scalars().all()
-    supporting = db.session.execute(support_stmt).scalars().all()
+    leading = queries.cards(lead_stmt)
+    supporting = queries.cards(support_stmt)
     context = _card_context(leading + supporting)
     return render_template("tasks/mine.html",
                            groups=queries.group_by_urgency(leading, context["today"]),
@@ -122,7 +143,10 @@ def filtered_tasks():
 @bp.route("/")
 def index():
     filters = _filters()
-    page = db.paginate(filtered_tasks(), per_page=50, error_out=False)
+    # Page over ids (Flask-SQLAlchemy's paginate and count), then read that page's cards.
+    page = db.paginate(filtered_tasks().with_only_columns(Task.id), per_page=50,
+                       error_out=False)
+    page.items = queries.cards_by_id(page.items)
     org_id = current_user.organization_id
     plans = db.session.execute(select(Plan).where(Plan.organization_id == org_id)
                                .order_by(Plan.created_at.desc())).scalars().all()
@@ -135,12 +159,7 @@ def index():
                    if filters["section"] <= policy.MAX_ID else None)
         if section is None or section.plan.organization_id != org_id:
             abort(404)
-    bulk = None
-    if policy.can_assign(current_user):
-        bulk = BulkForm()
-        bulk.lead_user.choices = [(0, "—")] + [(u.id, u.name) for u in owners]
-        bulk.lead_department.choices = [(0, "—")] + [
-            (d.id, d.name) for d in current_user.organization.departments]
+    bulk = BulkForm() if policy.can_assign(current_user) else None  # owners: see template
     return render_template("tasks/index.html", page=page, filters=filters, plans=plans,
                            owners=owners, departments=current_user.organization.departments,
                            statuses=STATUS_CHOICES, section=section, bulk=bulk,
@@ -263,10 +282,10 @@ def update(task_id: int):
         else:
             db.session.commit()
             if _wants_json():
-                task = policy.get_task_or_404(current_user, task_id)
-                return jsonify({"ok": True, "version": task.version,
-                                "card": render_template("_partials/task_card.html", task=task,
-                                                        **_card_context([task]))})
+                card = queries.cards_by_id([task_id])
+                return jsonify({"ok": True, "version": card[0].version,
+                                "card": render_template("_partials/task_card.html",
+                                                        task=card[0], **_card_context(card))})
             flash(_("Saved."), "success")
             return redirect(request.form.get("next") or url_for(".detail", task_id=task.id))
     if error_message is None:
