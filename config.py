@@ -20,15 +20,19 @@ def _bool(name: str, default: bool) -> bool:
 PROBLEMS: list[str] = []
 
 
-def _int(name: str, default: int) -> int:
+def _int(name: str, default: int, minimum: int | None = None) -> int:
     value = os.environ.get(name)
     if value is None or not value.strip():
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         PROBLEMS.append(f"{name} must be a whole number, got {value!r}")
         return default
+    if minimum is not None and number < minimum:
+        PROBLEMS.append(f"{name} must be at least {minimum}, got {number}")
+        return default
+    return number
 
 
 class Config:
@@ -76,6 +80,8 @@ class Config:
 
     # Scheduler: hosted by `make run` in development, its own process in production.
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
+    # How often the reminder sweep runs (plan what is due, then send the outbox).
+    REMINDER_SWEEP_SECONDS = _int("REMINDER_SWEEP_SECONDS", 300, minimum=1)
     STALE_AFTER_DAYS_DEFAULT = _int("STALE_AFTER_DAYS", 14)
     PASSWORD_MIN_LENGTH = 8
     # Login attempts: per client address and per account name (Flask-Limiter).

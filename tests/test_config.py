@@ -52,3 +52,25 @@ def test_production_refuses_the_development_secret_key(tmp_path):
 
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         create_app(Prod, instance_path=str(tmp_path))
+
+
+def test_reminder_sweep_interval_below_one_second_is_one_line():
+    result = _flask({"REMINDER_SWEEP_SECONDS": "0"})
+    assert result.returncode != 0 and "REMINDER_SWEEP_SECONDS" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_reminder_sweep_runs_every_reminder_sweep_seconds(tmp_path):
+    from datetime import timedelta
+
+    from config import Config, TestingConfig
+    from tracker.scheduler import build_scheduler
+
+    assert Config.REMINDER_SWEEP_SECONDS == 300  # five minutes unless configured
+
+    class EverySecond(TestingConfig):
+        REMINDER_SWEEP_SECONDS = 1
+
+    app = create_app(EverySecond, instance_path=str(tmp_path))
+    trigger = build_scheduler(app, blocking=False).get_job("reminder-sweep").trigger
+    assert trigger.interval == timedelta(seconds=1)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -31,7 +32,7 @@ MISFIRE_GRACE_SECONDS = 6 * 3600
 class Job:
     id: str
     func: Callable[[Flask], object]
-    trigger: Callable[[str], object]  # time zone name → trigger
+    trigger: Callable[[Mapping[str, Any]], object]  # the app's config → trigger
 
 
 def purge_stale_uploads(app: Flask, max_age_hours: int = 24) -> int:
@@ -77,15 +78,17 @@ def _term_reports(app: Flask) -> object:
 # Staleness is derived from last_activity_at when read (no stored flag, no job).
 JOBS: list[Job] = [
     Job("purge-stale-uploads", purge_stale_uploads,
-        lambda tz: CronTrigger(hour=3, minute=17, timezone=tz)),
+        lambda c: CronTrigger(hour=3, minute=17, timezone=c["TIMEZONE"])),
+    # Every REMINDER_SWEEP_SECONDS (default five minutes).
     Job("reminder-sweep", _reminder_sweep,
-        lambda tz: IntervalTrigger(minutes=5, timezone=tz)),
+        lambda c: IntervalTrigger(seconds=c["REMINDER_SWEEP_SECONDS"], timezone=c["TIMEZONE"])),
     Job("daily-digest", _daily_digest,
-        lambda tz: CronTrigger(minute="2,17,32,47", timezone=tz)),
+        lambda c: CronTrigger(minute="2,17,32,47", timezone=c["TIMEZONE"])),
     Job("weekly-leadership-digest", _weekly_digest,
-        lambda tz: CronTrigger(minute="7,37", timezone=tz)),
+        lambda c: CronTrigger(minute="7,37", timezone=c["TIMEZONE"])),
     # Term reports: hourly, so each school's own date counts; once per plan and stage.
-    Job("term-reports", _term_reports, lambda tz: CronTrigger(minute=41, timezone=tz)),
+    Job("term-reports", _term_reports,
+        lambda c: CronTrigger(minute=41, timezone=c["TIMEZONE"])),
 ]
 
 
@@ -108,7 +111,7 @@ def build_scheduler(app: Flask, *, blocking: bool) -> BaseScheduler:
     scheduler = cls(timezone=tz, job_defaults={
         "coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS})
     for job in JOBS:
-        scheduler.add_job(_run, job.trigger(tz), args=(app, job), id=job.id, name=job.id,
+        scheduler.add_job(_run, job.trigger(app.config), args=(app, job), id=job.id, name=job.id,
                           replace_existing=True)
     return scheduler
 
