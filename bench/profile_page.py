@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--sql", action="store_true")
+    parser.add_argument("--top", type=int, default=45, help="functions listed by --profile")
     args = parser.parse_args()
 
     # before anything imports config.py, which reads the environment once
@@ -73,7 +74,7 @@ def main() -> None:
     print(f"{args.path} ({args.db}, {args.user}): p50 {statistics.median(times):.1f} ms, "
           f"min {times[0]:.1f} ms, p95 {times[int(len(times) * 0.95) - 1]:.1f} ms")
     if profiler:
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.top)
 
 
 def sql_report(app, client, path: str) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import format_date, format_datetime
+from flask import Flask, current_app, g, has_request_context, request, session
+from flask_babel import format_date, format_datetime, get_locale
 from flask_login import current_user
 
 SUPPORTED = ("zh_CN", "en")
@@ -65,10 +65,15 @@ def register_filters(app: Flask) -> None:
 
     @app.template_filter("localdate")
     def _localdate(value: date | None, fmt: str = "medium") -> str:
-        return format_date(value, fmt) if value else ""
+        # Lists show the same few dates many times: format each once per request.
+        if not value:
+            return ""
+        memo = g.setdefault("_localdate", {})
+        key = (value, fmt, get_locale())  # force_locale may switch languages mid-request
+        if key not in memo:
+            memo[key] = format_date(value, fmt)
+        return memo[key]
 
     @app.context_processor
     def _inject() -> dict:
-        from flask_babel import get_locale
-
         return {"current_locale": str(get_locale() or ""), "languages": app.config["LANGUAGES"]}

@@ -13,10 +13,11 @@ Rules:
 """
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from flask import abort
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, bindparam, exists, or_, select
 
 from tracker.extensions import db
 from tracker.models import (
@@ -56,21 +57,34 @@ def get_in_org_or_404(model: type, object_id: int, user: User) -> Any:
     return obj
 
 
-def _my_departments(user: User):
-    return select(user_departments.c.department_id).where(user_departments.c.user_id == user.id)
-
-
 def visible_tasks(user: User) -> Select:
-    stmt = select(Task).where(Task.organization_id == user.organization_id)
-    if is_leader(user):
+    return visible_tasks_rule(is_leader(user)).params(**viewer_params(user))
+
+
+def viewer_params(user: User) -> dict[str, int]:
+    """Values for the bound parameters of ``visible_tasks_rule``."""
+    return {"viewer_id": user.id, "viewer_org": user.organization_id}
+
+
+@cache
+def visible_tasks_rule(leader: bool) -> Select:
+    """The visibility rule with the viewer as bound parameters ``viewer_id`` and
+    ``viewer_org`` (``viewer_params``): built once per kind of viewer, not per request
+    (building it showed in profiles of the list pages). Statements are immutable, so one
+    copy serves every thread."""
+    stmt = select(Task).where(Task.organization_id == bindparam("viewer_org"))
+    if leader:
         return stmt
+    viewer = bindparam("viewer_id")
+    my_departments = select(user_departments.c.department_id).where(
+        user_departments.c.user_id == viewer)
     supports_me = exists().where(task_supporting_users.c.task_id == Task.id,
-                                 task_supporting_users.c.user_id == user.id)
+                                 task_supporting_users.c.user_id == viewer)
     supports_my_dept = exists().where(
         task_supporting_departments.c.task_id == Task.id,
-        task_supporting_departments.c.department_id.in_(_my_departments(user)))
-    return stmt.where(or_(Task.lead_user_id == user.id,
-                          Task.lead_department_id.in_(_my_departments(user)),
+        task_supporting_departments.c.department_id.in_(my_departments))
+    return stmt.where(or_(Task.lead_user_id == viewer,
+                          Task.lead_department_id.in_(my_departments),
                           supports_me, supports_my_dept))
 
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Flask, g
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup
 
 
 def _tables() -> dict[str, dict[str, str]]:
-    tables = g.get("_task_labels")
+    by_locale = g.setdefault("_task_labels", {})
+    locale = get_locale()  # force_locale may switch languages within a request
+    tables = by_locale.get(locale)
     if tables is None:
-        tables = g._task_labels = {
+        tables = by_locale[locale] = {
             "status": {"not_started": _("Not started"), "in_progress": _("In progress"),
                        "done": _("Done"), "blocked": _("Blocked"), "cancelled": _("Cancelled")},
             "acceptance": {"pending": _("Awaiting acceptance"), "accepted": _("Accepted"),
@@ -43,31 +46,32 @@ STATUS_COLOURS = {"not_started": "secondary", "in_progress": "primary", "done": 
 ACCEPTANCE_COLOURS = {"pending": "info", "accepted": "success", "rejected": "danger"}
 
 
+_BADGE = Markup('<span class="badge text-bg-%s">%s</span>')  # ``%`` escapes its arguments
+_NOTHING = Markup("")
+
+
 def status_badge(status) -> Markup:
-    return Markup('<span class="badge text-bg-{}">{}</span>').format(
-        STATUS_COLOURS[status.value], label("status", status.value))
+    return _BADGE % (STATUS_COLOURS[status.value], label("status", status.value))
 
 
 def acceptance_badge(task) -> Markup:
     colour = ACCEPTANCE_COLOURS.get(task.acceptance.value)
     if colour is None:
-        return Markup("")
-    return Markup('<span class="badge text-bg-{}">{}</span>').format(
-        colour, label("acceptance", task.acceptance.value))
+        return _NOTHING
+    return _BADGE % (colour, label("acceptance", task.acceptance.value))
 
 
 def stale_badge(task, now: datetime, stale_days: int) -> Markup:
     if task.is_open and (now - task.last_activity_at).days >= stale_days:
-        return Markup('<span class="badge text-bg-light border">{}</span>').format(
-            label("ui", "stale"))
-    return Markup("")
+        return _BADGE % ("light border", label("ui", "stale"))
+    return _NOTHING
 
 
 def owner(task) -> Markup:
     """Lead owner and department, "张三 · 教务处"; "Unassigned" when neither."""
     names = [n for n in (task.lead_user_name, task.lead_department_name) if n]
     if not names:
-        return Markup('<span class="text-secondary">{}</span>').format(label("ui", "unassigned"))
+        return Markup('<span class="text-secondary">%s</span>') % label("ui", "unassigned")
     return Markup(" · ").join(names)
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, literal_column, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
 from tracker import policy
@@ -24,7 +25,6 @@ from tracker.models import (
     task_supporting_users,
     user_departments,
 )
-from tracker.tasks import paths
 
 LIST_LOAD = (
     selectinload(Task.lead_user),
@@ -80,12 +80,16 @@ _LEAD_USER, _LEAD_DEPARTMENT = aliased(User, name="lead_user"), aliased(Departme
 _CARD_SELECT = (*_CARD_COLUMNS, _LEAD_USER.name, _LEAD_DEPARTMENT.name)
 
 
-def cards(stmt: Select) -> list[TaskCard]:
-    """Run a ``select(Task)`` (filters, order, limit kept) for its cards: one statement."""
-    stmt = (stmt.with_only_columns(*_CARD_SELECT, maintain_column_froms=False)
+def _as_cards(stmt: Select) -> Select:
+    """A ``select(Task)`` (filters, order, limit kept) as a select of card columns."""
+    return (stmt.with_only_columns(*_CARD_SELECT, maintain_column_froms=False)
             .outerjoin_from(Task, _LEAD_USER, _LEAD_USER.id == Task.lead_user_id)
             .outerjoin(_LEAD_DEPARTMENT, _LEAD_DEPARTMENT.id == Task.lead_department_id))
-    return [TaskCard(*row) for row in db.session.execute(stmt)]
+
+
+def cards(stmt: Select) -> list[TaskCard]:
+    """Run a ``select(Task)`` for its cards: one statement, plain rows (Core, no ORM)."""
+    return [TaskCard(*row) for row in db.session.connection().execute(_as_cards(stmt))]
 
 
 def cards_by_id(ids: list[int]) -> list[TaskCard]:
@@ -98,21 +102,45 @@ def cards_by_id(ids: list[int]) -> list[TaskCard]:
 
 def my_tasks(user: User) -> tuple[Select, Select]:
     """(tasks I lead, tasks I support): top-level tasks, soonest due first."""
-    mine = select(user_departments.c.department_id).where(user_departments.c.user_id == user.id)
-    base = policy.visible_tasks(user).where(Task.parent_id.is_(None)).options(*LIST_LOAD)
+    params = policy.viewer_params(user)
+    return tuple(stmt.params(**params)
+                 for stmt in _my_task_rules(policy.is_leader(user)))  # type: ignore[return-value]
+
+
+def my_cards(user: User) -> tuple[list[TaskCard], list[TaskCard]]:
+    """``my_tasks`` as cards: statements built once per process, bound per request."""
+    params = policy.viewer_params(user)
+    connection = db.session.connection()
+    lead, support = _my_card_rules(policy.is_leader(user))
+    return ([TaskCard(*row) for row in connection.execute(lead, params)],
+            [TaskCard(*row) for row in connection.execute(support, params)])
+
+
+@cache
+def _my_task_rules(leader: bool) -> tuple[Select, Select]:
+    viewer = bindparam("viewer_id")
+    mine = select(user_departments.c.department_id).where(user_departments.c.user_id == viewer)
+    base = (policy.visible_tasks_rule(leader).where(Task.parent_id.is_(None))
+            .options(*LIST_LOAD))
     # Written so that it is never NULL (a NULL would make ``~leads`` drop unassigned tasks
     # I support) and so that the database can use the lead-user index.
-    leads = or_(func.coalesce(Task.lead_user_id, 0) == user.id,
+    leads = or_(func.coalesce(Task.lead_user_id, 0) == viewer,
                 and_(func.coalesce(Task.lead_user_id, 0) == 0,
                      func.coalesce(Task.lead_department_id, 0).in_(mine)))
     supports = or_(
         Task.id.in_(select(task_supporting_users.c.task_id)
-                    .where(task_supporting_users.c.user_id == user.id)),
+                    .where(task_supporting_users.c.user_id == viewer)),
         Task.id.in_(select(task_supporting_departments.c.task_id)
                     .where(task_supporting_departments.c.department_id.in_(mine))))
     order = (Task.due_date.is_(None), Task.due_date, Task.id)
     return (base.where(leads).order_by(*order),
             base.where(~leads, supports).order_by(*order))
+
+
+@cache
+def _my_card_rules(leader: bool) -> tuple[Select, Select]:
+    lead, support = _my_task_rules(leader)
+    return _as_cards(lead), _as_cards(support)
 
 
 def group_by_urgency(tasks: list, today: date) -> dict[str, list]:
@@ -175,19 +203,41 @@ def task_list(user: User, *, filters: dict, today: date, now: datetime | None = 
     return stmt.order_by(*SORTS.get(filters.get("sort") or "due", SORTS["due"]))
 
 
-def plan_paths(tasks: list[Task]) -> dict[int, str]:
+def _ancestor_labels() -> Select:
+    """(leaf id, label) of every node from each given measure up to its top section,
+    top first (recursive CTE, works on SQLite and PostgreSQL); built once, bound per call."""
+    up = (select(PlanNode.id.label("leaf"), PlanNode.parent_id.label("parent_id"),
+                 PlanNode.label.label("label"), literal_column("0").label("depth"))
+          .where(PlanNode.id.in_(bindparam("node_ids", expanding=True)))
+          .cte("up", recursive=True))
+    parent = aliased(PlanNode)
+    up = up.union_all(select(up.c.leaf, parent.parent_id, parent.label, up.c.depth + 1)
+                      .where(parent.id == up.c.parent_id, up.c.depth < 20))
+    return select(up.c.leaf, up.c.label).order_by(up.c.leaf, up.c.depth.desc())
+
+
+_ANCESTOR_LABELS = _ancestor_labels()
+
+
+def plan_paths(tasks: list) -> dict[int, str]:
     """Printed numbers of each task's measure, e.g. "三、（一）1.", keyed by plan node id.
 
-    Reads three columns of the plans' nodes (not whole ORM objects: a list page needs
-    only the labels, and building ~300 node objects per request showed in profiles)."""
-    plan_ids = {t.plan_id for t in tasks if t.plan_node_id is not None}
-    if not plan_ids:
+    Reads only the labels on the way up from the measures shown (not whole ORM objects,
+    nor every node of their plans: both showed in profiles of the list pages)."""
+    node_ids = {t.plan_node_id for t in tasks if t.plan_node_id is not None}
+    if not node_ids:
         return {}
-    rows = db.session.execute(select(PlanNode.id, PlanNode.parent_id, PlanNode.label)
-                              .where(PlanNode.plan_id.in_(plan_ids))).all()
-    nodes = {row.id: row for row in rows}
-    return {t.plan_node_id: "".join(n.label for n in paths.chain(nodes, t.plan_node_id))
-            for t in tasks if t.plan_node_id is not None}
+    labels: dict[int, list[str]] = defaultdict(list)
+    for leaf, label in db.session.connection().execute(_ANCESTOR_LABELS,
+                                                       {"node_ids": sorted(node_ids)}):
+        labels[leaf].append(label)
+    return {node_id: "".join(parts) for node_id, parts in labels.items()}
+
+
+_NEXT_OCCURRENCES = _as_cards(
+    select(Task).where(Task.parent_id.in_(bindparam("parent_ids", expanding=True)),
+                       Task.status.in_(OPEN_STATUSES))
+    .order_by(Task.parent_id, Task.due_date.is_(None), Task.due_date, Task.id))
 
 
 def next_occurrences(tasks: list) -> dict[int, TaskCard]:
@@ -196,9 +246,8 @@ def next_occurrences(tasks: list) -> dict[int, TaskCard]:
     if not ids:
         return {}
     result: dict[int, TaskCard] = {}
-    for occurrence in cards(select(Task).where(Task.parent_id.in_(ids),
-                                               Task.status.in_(OPEN_STATUSES))
-                            .order_by(Task.due_date, Task.id)):
+    for row in db.session.connection().execute(_NEXT_OCCURRENCES, {"parent_ids": ids}):
+        occurrence = TaskCard(*row)
         result.setdefault(occurrence.parent_id, occurrence)
     return result
 
@@ -211,14 +260,18 @@ def evidence_counts(task_ids: list[int]) -> dict[int, int]:
                                    .group_by(Attachment.task_id)).all())
 
 
+_OCCURRENCE_COUNTS = (select(Task.parent_id, Task.status, func.count())
+                      .where(Task.parent_id.in_(bindparam("parent_ids", expanding=True)))
+                      .group_by(Task.parent_id, Task.status))
+
+
 def occurrence_summary(parent_ids: list[int]) -> dict[int, tuple[int, int]]:
     """parent id → (done, total excluding cancelled)."""
     if not parent_ids:
         return {}
     totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for parent_id, status, count in db.session.execute(
-            select(Task.parent_id, Task.status, func.count())
-            .where(Task.parent_id.in_(parent_ids)).group_by(Task.parent_id, Task.status)):
+    for parent_id, status, count in db.session.connection().execute(
+            _OCCURRENCE_COUNTS, {"parent_ids": parent_ids}):
         if status == TaskStatus.cancelled:
             continue
         totals[parent_id][1] += count

@@ -96,9 +96,7 @@ def _task_url_prefix() -> str:
 
 @bp.route("/mine")
 def mine():
-    lead_stmt, support_stmt = queries.my_tasks(current_user)
-    leading = queries.cards(lead_stmt)
-    supporting = queries.cards(support_stmt)
+    leading, supporting = queries.my_cards(current_user)
     context = _card_context(leading + supporting)
     return render_template("tasks/mine.html",
                            groups=queries.group_by_urgency(leading, context["today"]),
@@ -370,7 +368,8 @@ def edit(task_id: int):
         version = int(form.version.data) if (form.version.data or "").isdigit() else None
         try:
             services.edit_task(task, current_user, expected_version=version, values=values,
-                               note=form.note.data or "", term=task.plan.term if task.plan else None)
+                               note=form.note.data or "",
+                               term=task.plan.term if task.plan else None)
         except services.ConflictError as error:
             flash(error.message, "warning")
             task = policy.get_task_or_404(current_user, task_id)
