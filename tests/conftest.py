@@ -42,7 +42,9 @@ def _admin_connect(url):
 
 
 @pytest.fixture(scope="session")
-def pg_url(worker_id):
+def pg_url(request):
+    # pytest-xdist's worker name ("gw0"…); "master" when run without xdist (-p no:xdist).
+    worker_id = getattr(request.config, "workerinput", {}).get("workerid", "master")
     base = os.environ.get("TEST_DATABASE_URL")
     if not base:
         yield None
