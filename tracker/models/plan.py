@@ -39,11 +39,14 @@ class Plan(Base):
     status: Mapped[PlanStatus] = mapped_column(
         _enum(PlanStatus, "plan_status"), default=PlanStatus.draft)
     source_filename: Mapped[Optional[str]] = mapped_column(String(255))
-    source_text: Mapped[str] = mapped_column(Text, default="")
+    # The whole document as uploaded: read only when re-parsing, so not loaded with every
+    # plan (a task page loads its plan, and this is the longest column by far).
+    source_text: Mapped[str] = mapped_column(Text, default="", deferred=True)
     # What the parser left outside the tree, kept so nothing the author wrote is lost.
     preamble: Mapped[str] = mapped_column(Text, default="")
     trailer: Mapped[str] = mapped_column(Text, default="")
-    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # A school's copy of a district plan pushed down to it (district cascade).
     source_plan_id: Mapped[Optional[int]] = mapped_column(

@@ -2,14 +2,15 @@
 
 A task points at its measure (``plan_node_id``); the path is the chain of nodes
 from the top section down to it. Walking ``node.parent`` per task would cost one
-query per level per task, so the nodes of every plan involved are loaded at once
+query per level per task, so the nodes on the paths are loaded at once (a recursive CTE)
 and the chains are built in memory (``chain`` is pure).
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import aliased
 
 from tracker.extensions import db
 from tracker.models import PlanNode, Task
@@ -35,13 +36,27 @@ def chain(nodes: Mapping[int, PlanNode], node_id: int | None) -> list[PlanNode]:
     return list(reversed(path))
 
 
+def _ancestors() -> Select:
+    """Nodes from each given node up to its top section (recursive CTE; SQLite and
+    PostgreSQL); built once, the ids bound per call."""
+    up = (select(PlanNode.id.label("id"), PlanNode.parent_id.label("parent_id"))
+          .where(PlanNode.id.in_(bindparam("node_ids", expanding=True)))
+          .cte("up", recursive=True))
+    parent = aliased(PlanNode)
+    up = up.union_all(select(parent.id, parent.parent_id).where(parent.id == up.c.parent_id))
+    return select(PlanNode).where(PlanNode.id.in_(select(up.c.id)))
+
+
+_ANCESTORS = _ancestors()
+
+
 def load_nodes(tasks: Iterable[Task]) -> dict[int, PlanNode]:
-    """Every node of the plans the tasks' measures belong to, by id (one query)."""
-    # Lists load ``Task.plan_node`` with selectinload; a single task loads it here.
-    plan_ids = {task.plan_node.plan_id for task in tasks if task.plan_node_id is not None}
-    if not plan_ids:
+    """The nodes on the tasks' plan paths, by id (one query). Only those: a plan has
+    hundreds of nodes, and loading them all for one task page showed in its profile."""
+    node_ids = sorted({task.plan_node_id for task in tasks if task.plan_node_id is not None})
+    if not node_ids:
         return {}
-    rows = db.session.execute(select(PlanNode).where(PlanNode.plan_id.in_(plan_ids)))
+    rows = db.session.execute(_ANCESTORS, {"node_ids": node_ids})
     return {node.id: node for node in rows.scalars()}
 
 
