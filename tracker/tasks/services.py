@@ -4,10 +4,13 @@ Services flush and never commit; the request or command that calls them commits.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from babel.lists import format_list
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.orm.exc import StaleDataError
@@ -42,6 +45,18 @@ class ConflictError(ServiceError):
         self.task = task
 
 
+class BulkConflictError(ServiceError):
+    """Some of the tasks of a bulk change were changed by someone else meanwhile; the
+    change was applied to none of them."""
+
+    def __init__(self, titles: list[str]):
+        super().__init__(_(
+            "Someone else changed %(tasks)s since you loaded the list, so nothing was "
+            "changed. The list shows the current values; your choices are kept below.",
+            tasks=format_list([f"“{t}”" for t in titles], locale=get_locale())))
+        self.titles = titles
+
+
 @dataclass(frozen=True)
 class Upload:
     filename: str
@@ -64,9 +79,35 @@ def _clean_note(note: str | None) -> str:
     return note
 
 
+def _changed_since(task: Task, expected_version: int | None) -> bool:
+    return expected_version is not None and expected_version != task.version
+
+
 def _check_version(task: Task, expected_version: int | None) -> None:
-    if expected_version is not None and expected_version != task.version:
+    if _changed_since(task, expected_version):
         raise ConflictError(task)
+
+
+def _check_versions(tasks: list[Task], expected: Mapping[int, int]) -> dict[int, tuple]:
+    """A bulk change checks every task before touching any; returns what it read."""
+    read = {t.id: (t.version, t.title) for t in tasks}
+    changed = [t for t in tasks if _changed_since(t, expected.get(t.id))]
+    if changed:
+        raise BulkConflictError([t.title for t in changed])
+    return read
+
+
+def _flush_bulk(read: dict[int, tuple]) -> None:
+    """Flush a bulk change; a task updated since it was read undoes all of it."""
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        now = dict(db.session.execute(select(Task.id, Task.version)
+                                      .where(Task.id.in_(read))).all())
+        changed = [title for task_id, (version, title) in read.items()
+                   if now.get(task_id) != version]
+        raise BulkConflictError(changed or [title for version, title in read.values()]) from None
 
 
 def _flush(task: Task) -> None:
@@ -174,8 +215,12 @@ def roll_up_occurrences(parent_id: int) -> None:
 
 def assign(tasks: list[Task], actor: User, *, lead_user: User | None | bool = False,
            lead_department: Department | None | bool = False, due_date: date | None = None,
-           note: str = "") -> int:
-    """Set owner and/or department and/or due date on many tasks; False leaves a field."""
+           note: str = "", expected_versions: Mapping[int, int] | None = None) -> int:
+    """Set owner and/or department and/or due date on many tasks; False leaves a field.
+
+    All or nothing: a task whose version is not the expected one (task id → version the
+    form was loaded with), or that changes before the flush, raises BulkConflictError."""
+    read = _check_versions(tasks, expected_versions or {})
     note = _clean_note(note)
     changed = 0
     for task in tasks:
@@ -201,7 +246,7 @@ def assign(tasks: list[Task], actor: User, *, lead_user: User | None | bool = Fa
         if changes:
             record_event(task, actor, "assigned", changes, note)
             changed += 1
-    db.session.flush()
+    _flush_bulk(read)
     return changed
 
 
@@ -265,7 +310,10 @@ def _follow_parent(task: Task, changes: dict) -> None:
     db.session.flush()
 
 
-def cancel(tasks: list[Task], actor: User, note: str) -> int:
+def cancel(tasks: list[Task], actor: User, note: str, *,
+           expected_versions: Mapping[int, int] | None = None) -> int:
+    """Cancel many tasks, all or nothing (see ``assign``)."""
+    read = _check_versions(tasks, expected_versions or {})
     note = _clean_note(note)
     if not note:
         raise ServiceError(_("Say why the tasks are cancelled; the reason goes into the "
@@ -278,7 +326,7 @@ def cancel(tasks: list[Task], actor: User, note: str) -> int:
         _set_status(task, TaskStatus.cancelled, changes)
         record_event(task, actor, "cancelled", changes, note)
         changed += 1
-    db.session.flush()
+    _flush_bulk(read)
     return changed
 
 

@@ -140,6 +140,13 @@ def filtered_tasks():
 
 @bp.route("/")
 def index():
+    bulk = BulkForm() if policy.can_assign(current_user) else None  # owners: see template
+    return _render_index(bulk)
+
+
+def _render_index(bulk: BulkForm | None, selected: frozenset[int] = frozenset(),
+                  status: int = 200):
+    """The task list; ``bulk`` and ``selected`` carry a refused bulk action's input."""
     filters = _filters()
     # Page over ids (Flask-SQLAlchemy's paginate and count), then read that page's cards.
     page = db.paginate(filtered_tasks().with_only_columns(Task.id), per_page=50,
@@ -157,12 +164,12 @@ def index():
                    if filters["section"] <= policy.MAX_ID else None)
         if section is None or section.plan.organization_id != org_id:
             abort(404)
-    bulk = BulkForm() if policy.can_assign(current_user) else None  # owners: see template
     return render_template("tasks/index.html", page=page, filters=filters, plans=plans,
                            owners=owners, departments=current_user.organization.departments,
                            statuses=STATUS_CHOICES, section=section, bulk=bulk,
+                           selected=selected,
                            args={k: v for k, v in request.args.items() if k != "page"},
-                           **_card_context(page.items))
+                           **_card_context(page.items)), status
 
 
 @bp.route("/bulk", methods=["POST"])
@@ -171,6 +178,8 @@ def bulk():
     form = BulkForm()
     form.lead_user.choices = form.lead_department.choices = []
     ids = [int(v) for v in request.form.getlist("task") if v.isdigit()]
+    # The version each task had when the list was loaded (optimistic locking, as in update).
+    versions = {i: int(v) for i in ids if (v := request.form.get(f"version-{i}", "")).isdigit()}
     back = url_for(".index", **{k: v for k, v in request.args.items()})
     if not ids:
         flash(_("Select at least one task."), "warning")
@@ -192,14 +201,19 @@ def bulk():
             if user is False and dept is False:
                 raise ServiceError(_("Choose an owner or a department to assign."))
             changed = services.assign(tasks, current_user, lead_user=user, lead_department=dept,
-                                      note=form.note.data)
+                                      note=form.note.data, expected_versions=versions)
         elif form.action.data == "due":
             if not form.due_date.data:
                 raise ServiceError(_("Choose the new due date."))
             changed = services.assign(tasks, current_user, due_date=form.due_date.data,
-                                      note=form.note.data)
+                                      note=form.note.data, expected_versions=versions)
         else:
-            changed = services.cancel(tasks, current_user, form.note.data)
+            changed = services.cancel(tasks, current_user, form.note.data,
+                                      expected_versions=versions)
+    except services.BulkConflictError as error:
+        db.session.rollback()
+        flash(error.message, "warning")
+        return _render_index(form, frozenset(ids), status=409)
     except ServiceError as error:
         db.session.rollback()
         flash(error.message, "danger")
