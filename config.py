@@ -82,6 +82,9 @@ class Config:
     SCHEDULER_ENABLED = _bool("SCHEDULER_ENABLED", True)
     # How often the reminder sweep runs (plan what is due, then send the outbox).
     REMINDER_SWEEP_SECONDS = _int("REMINDER_SWEEP_SECONDS", 300, minimum=1)
+    # On SIGTERM the scheduler process waits this long for a running job (below systemd's
+    # TimeoutStopSec, 90 s, after which it is killed).
+    SCHEDULER_STOP_SECONDS = _int("SCHEDULER_STOP_SECONDS", 60, minimum=1)
     STALE_AFTER_DAYS_DEFAULT = _int("STALE_AFTER_DAYS", 14)
     PASSWORD_MIN_LENGTH = 8
     # Login attempts: per client address and per account name (Flask-Limiter).

@@ -66,12 +66,15 @@ def demo(if_empty: bool) -> None:
 
 @tracker_cli.command("scheduler")
 def scheduler() -> None:
-    """Run the scheduler in this process (production: exactly one such process)."""
-    from tracker.scheduler import build_scheduler
+    """Run the scheduler in this process (production: exactly one such process).
 
-    sched = build_scheduler(current_app._get_current_object(), blocking=True)
+    SIGTERM or SIGINT stops it after the running job (at most SCHEDULER_STOP_SECONDS)."""
+    from tracker.scheduler import build_scheduler, run_until_stopped
+
+    app = current_app._get_current_object()
+    sched = build_scheduler(app, blocking=False)
     click.echo(f"scheduler running with jobs: {', '.join(j.id for j in sched.get_jobs())}")
-    sched.start()
+    run_until_stopped(sched, app.config["SCHEDULER_STOP_SECONDS"])
 
 
 @tracker_cli.command("serve")

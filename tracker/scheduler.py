@@ -9,6 +9,9 @@ is an idempotent sweep that opens an app context, does its work and commits.
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -116,4 +119,35 @@ def build_scheduler(app: Flask, *, blocking: bool) -> BaseScheduler:
     return scheduler
 
 
-__all__ = ["JOBS", "IntervalTrigger", "build_scheduler"]
+def run_until_stopped(scheduler: BaseScheduler, stop_seconds: int) -> None:
+    """Run a background scheduler until SIGTERM or SIGINT (systemd stop, Ctrl-C), then
+    take no new job and let a running one finish (``shutdown(wait=True)``), for at most
+    ``stop_seconds``: past that, exit with status 1 (the job's send may be "uncertain").
+    A second signal stops the process at once."""
+    stop = threading.Event()
+    received: list[int] = []
+
+    def on_signal(signum: int, _frame) -> None:
+        received.append(signum)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_DFL)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+    scheduler.start()
+    stop.wait()
+    log.info("%s received: scheduler stopping; no new jobs, waiting up to %d s for running "
+             "ones", signal.Signals(received[0]).name, stop_seconds)
+    scheduler.pause()
+    stopper = threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True)
+    stopper.start()
+    stopper.join(stop_seconds)
+    if stopper.is_alive():
+        log.error("a job was still running after %d s; scheduler exits without it",
+                  stop_seconds)
+        logging.shutdown()
+        os._exit(1)  # a normal exit would wait for the job's (non-daemon) thread
+
+
+__all__ = ["JOBS", "IntervalTrigger", "build_scheduler", "run_until_stopped"]
