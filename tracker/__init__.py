@@ -128,8 +128,10 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from tracker import widgets
     from tracker.i18n import register_filters
     from tracker.tasks import labels
 
     register_filters(app)
     labels.register(app)
+    widgets.register(app)

@@ -153,11 +153,15 @@ def _render_index(bulk: BulkForm | None, selected: frozenset[int] = frozenset(),
                        error_out=False)
     page.items = queries.cards_by_id(page.items)
     org_id = current_user.organization_id
-    plans = db.session.execute(select(Plan).where(Plan.organization_id == org_id)
-                               .order_by(Plan.created_at.desc())).scalars().all()
-    owners = db.session.execute(select(User).where(User.organization_id == org_id,
-                                                   User.active.is_(True))
-                                .order_by(User.name)).scalars().all()
+    # The filter and bulk lists need ids and names only (not a hundred User objects).
+    plans = db.session.execute(select(Plan.id, Plan.title).where(Plan.organization_id == org_id)
+                               .order_by(Plan.created_at.desc())).all()
+    owners = db.session.execute(select(User.id, User.name).where(User.organization_id == org_id,
+                                                                 User.active.is_(True))
+                                .order_by(User.name)).all()
+    departments = db.session.execute(select(Department.id, Department.name)
+                                     .where(Department.organization_id == org_id)
+                                     .order_by(Department.name)).all()
     section = None
     if filters["section"]:
         section = (db.session.get(PlanNode, filters["section"])
@@ -165,7 +169,7 @@ def _render_index(bulk: BulkForm | None, selected: frozenset[int] = frozenset(),
         if section is None or section.plan.organization_id != org_id:
             abort(404)
     return render_template("tasks/index.html", page=page, filters=filters, plans=plans,
-                           owners=owners, departments=current_user.organization.departments,
+                           owners=owners, departments=departments,
                            statuses=STATUS_CHOICES, section=section, bulk=bulk,
                            selected=selected,
                            args={k: v for k, v in request.args.items() if k != "page"},
