@@ -58,6 +58,9 @@ def get_in_org_or_404(model: type, object_id: int, user: User) -> Any:
 
 
 def visible_tasks(user: User) -> Select:
+    """The tasks ``user`` may see. Never combine the selects of two different users in
+    one statement: their bound parameters share names, so both would take one user's
+    values. Executed without them, the rule fails ("a value is required")."""
     return visible_tasks_rule(is_leader(user)).params(**viewer_params(user))
 
 

@@ -10,7 +10,12 @@
   function open(link) {
     var card = link.closest(".task-card");
     var existing = card.querySelector("form.quick-update");
-    if (existing) { existing.remove(); link.setAttribute("aria-expanded", "false"); return; }
+    if (existing) {
+      // Tapping "Update" again folds the form away; what was typed stays for next time.
+      existing.hidden = !existing.hidden;
+      link.setAttribute("aria-expanded", String(!existing.hidden));
+      return;
+    }
     var form = template.content.firstElementChild.cloneNode(true);
     form.action = link.getAttribute("href").split("#")[0] + "/update";
     form.querySelector("input[name=version]").value = link.dataset.version;
@@ -21,15 +26,15 @@
       form.querySelectorAll(".quick-status").forEach(function (el) { el.remove(); });
     }
     form.querySelector(".quick-close").addEventListener("click", function () {
-      form.remove(); link.setAttribute("aria-expanded", "false"); link.focus();
+      form.hidden = true; link.setAttribute("aria-expanded", "false"); link.focus();
     });
-    form.addEventListener("submit", function (event) { event.preventDefault(); save(form); });
+    form.addEventListener("submit", function (event) { event.preventDefault(); save(form, link); });
     link.after(form);
     link.setAttribute("aria-expanded", "true");
     form.querySelector("select, textarea").focus();
   }
 
-  function save(form) {
+  function save(form, link) {
     var message = form.querySelector(".quick-message");
     var button = form.querySelector("button[type=submit]");
     button.disabled = true;
@@ -55,8 +60,10 @@
         message.className = "quick-message small text-danger";
         message.textContent = result.body.error || "Error";
         if (result.body.current) {
-          // Someone else saved first: keep what the user typed, take the new version.
+          // Someone else saved first: keep what the user typed, take the new version
+          // (also on the link, should the form be folded away and opened again).
           form.querySelector("input[name=version]").value = result.body.current.version;
+          link.dataset.version = result.body.current.version;
         }
       }
     }).catch(function () {
@@ -68,7 +75,9 @@
 
   document.addEventListener("click", function (event) {
     var link = event.target.closest("a.quick-open");
-    if (!link) { return; }
+    // A modified click (new tab or window) still opens the task page.
+    if (!link || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey ||
+        event.altKey) { return; }
     event.preventDefault();
     open(link);
   });

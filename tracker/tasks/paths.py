@@ -43,7 +43,9 @@ def _ancestors() -> Select:
           .where(PlanNode.id.in_(bindparam("node_ids", expanding=True)))
           .cte("up", recursive=True))
     parent = aliased(PlanNode)
-    up = up.union_all(select(parent.id, parent.parent_id).where(parent.id == up.c.parent_id))
+    # UNION, not UNION ALL: a row seen before ends the walk, so a cycle in damaged data
+    # cannot loop forever (``chain`` then cuts it, as it always did).
+    up = up.union(select(parent.id, parent.parent_id).where(parent.id == up.c.parent_id))
     return select(PlanNode).where(PlanNode.id.in_(select(up.c.id)))
 
 

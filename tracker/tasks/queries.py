@@ -211,6 +211,8 @@ def _ancestor_labels() -> Select:
           .where(PlanNode.id.in_(bindparam("node_ids", expanding=True)))
           .cte("up", recursive=True))
     parent = aliased(PlanNode)
+    # The depth limit ends a cycle in damaged data (plans are a few levels deep; the
+    # parser numbers at most four).
     up = up.union_all(select(up.c.leaf, parent.parent_id, parent.label, up.c.depth + 1)
                       .where(parent.id == up.c.parent_id, up.c.depth < 20))
     return select(up.c.leaf, up.c.label).order_by(up.c.leaf, up.c.depth.desc())
