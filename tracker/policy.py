@@ -91,10 +91,12 @@ def visible_tasks_rule(leader: bool) -> Select:
                           supports_me, supports_my_dept))
 
 
-def get_task_or_404(user: User, task_id: int) -> Task:
+def get_task_or_404(user: User, task_id: int, *options) -> Task:
+    """The task if ``user`` may see it, else 404; ``options`` are loader options."""
     if not 0 < task_id <= MAX_ID:
         abort(404)
-    task = db.session.execute(visible_tasks(user).where(Task.id == task_id)).scalar_one_or_none()
+    task = db.session.execute(visible_tasks(user).where(Task.id == task_id)
+                              .options(*options)).scalar_one_or_none()
     if task is None:
         abort(404)
     return task

@@ -5,6 +5,7 @@ import re
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from tracker.extensions import db, login_manager
 from tracker.models import User, utcnow
@@ -33,8 +34,10 @@ def normalise_email(value: str) -> str:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
+    # Every page reads the user's organisation (time zone, settings): load it in the same
+    # statement rather than in a second round trip.
     try:
-        return db.session.get(User, int(user_id))
+        return db.session.get(User, int(user_id), options=[joinedload(User.organization)])
     except (TypeError, ValueError):
         return None
 

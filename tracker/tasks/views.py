@@ -24,7 +24,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from tracker import policy
 from tracker.errors import show_form_error
@@ -78,14 +78,19 @@ def _may_update():
     """``policy.can_update_task`` for cards, reading the user's departments once."""
     user = current_user._get_current_object()  # not the proxy once per card
     leader, user_id, org_id = policy.is_leader(user), user.id, user.organization_id
-    my_departments = {d.id for d in user.departments}
+    my_departments: set[int] | None = None  # read only if a card is led by a department
 
     def may_update(card: queries.TaskCard) -> bool:
+        nonlocal my_departments
         if card.organization_id != org_id:
             return False
         if leader or card.lead_user_id == user_id:
             return True
-        return card.lead_user_id is None and card.lead_department_id in my_departments
+        if card.lead_user_id is not None or card.lead_department_id is None:
+            return False
+        if my_departments is None:
+            my_departments = {d.id for d in user.departments}
+        return card.lead_department_id in my_departments
     return may_update
 
 
@@ -253,7 +258,9 @@ def _render_detail(task: Task, form: ProgressForm, conflict: Task | None = None,
 
 @bp.route("/<int:task_id>")
 def detail(task_id: int):
-    task = policy.get_task_or_404(current_user, task_id)
+    # What the page shows of the task's owners and plan, in the same statement.
+    task = policy.get_task_or_404(current_user, task_id, joinedload(Task.lead_user),
+                                  joinedload(Task.lead_department), joinedload(Task.plan))
     form = ProgressForm(formdata=None, status=task.status.value, progress=task.progress,
                         actual_value=task.actual_value, version=task.version)
     return _render_detail(task, form)[0]
