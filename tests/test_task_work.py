@@ -260,7 +260,8 @@ def test_query_count_does_not_grow_with_tasks(client, app, world, make_task, pat
             org = db.session.get(Organization, world.org)
             lead = db.session.get(User, world.user_ids["lead"])
             for i in range(n):
-                make_task(org, f"任务{i}", lead_user=lead, due=date.today() + timedelta(days=i % 20),
+                make_task(org, f"任务{i}", lead_user=lead,
+                          due=date.today() + timedelta(days=i % 20),
                           supporting_departments=list(lead.departments))
             db.session.commit()
 

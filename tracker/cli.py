@@ -101,7 +101,8 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
 @click.option("--now", "now_text", default=None, metavar="ISO-DATETIME",
               help="Pretend it is this moment (e.g. 2024-10-08T07:05+08:00; without a zone: "
                    "the TIMEZONE setting). Replays a day of the term.")
-@click.option("--dry-run", is_flag=True, help="Show what would be written and sent; change nothing.")
+@click.option("--dry-run", is_flag=True,
+              help="Show what would be written and sent; change nothing.")
 def remind(now_text: str | None, dry_run: bool) -> None:
     """Run one reminder sweep (reminders, digests, then the outbox) and print the outcome."""
     from tracker.reminders.cli import parse_now, print_result

@@ -106,7 +106,8 @@ class Task(Base):
         _enum(Acceptance, "acceptance"), default=Acceptance.not_required)
     completed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     accepted_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    accepted_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    accepted_by_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
