@@ -72,5 +72,5 @@ def test_reminder_sweep_runs_every_reminder_sweep_seconds(tmp_path):
         REMINDER_SWEEP_SECONDS = 1
 
     app = create_app(EverySecond, instance_path=str(tmp_path))
-    trigger = build_scheduler(app, blocking=False).get_job("reminder-sweep").trigger
+    trigger = build_scheduler(app).get_job("reminder-sweep").trigger
     assert trigger.interval == timedelta(seconds=1)

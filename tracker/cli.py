@@ -72,7 +72,7 @@ def scheduler() -> None:
     from tracker.scheduler import build_scheduler, run_until_stopped
 
     app = current_app._get_current_object()
-    sched = build_scheduler(app, blocking=False)
+    sched = build_scheduler(app)
     click.echo(f"scheduler running with jobs: {', '.join(j.id for j in sched.get_jobs())}")
     run_until_stopped(sched, app.config["SCHEDULER_STOP_SECONDS"])
 
@@ -87,7 +87,7 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
 
     app = current_app._get_current_object()
     if not no_scheduler and app.config["SCHEDULER_ENABLED"]:
-        build_scheduler(app, blocking=False).start()
+        build_scheduler(app).start()
         click.echo("scheduler started in this process")
     click.echo(f"Plan Tracker on http://{host}:{port}/  (demo logins: admin@demo.school, "
                "leader@demo.school, staff@demo.school / demo1234)")

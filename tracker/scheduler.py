@@ -20,7 +20,6 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
@@ -108,10 +107,10 @@ def _run(app: Flask, job: Job) -> None:
             log.exception("job %s failed", job.id)
 
 
-def build_scheduler(app: Flask, *, blocking: bool) -> BaseScheduler:
+def build_scheduler(app: Flask) -> BaseScheduler:
+    """A background scheduler with every job of ``JOBS`` (not started)."""
     tz = app.config["TIMEZONE"]
-    cls = BlockingScheduler if blocking else BackgroundScheduler
-    scheduler = cls(timezone=tz, job_defaults={
+    scheduler = BackgroundScheduler(timezone=tz, job_defaults={
         "coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_SECONDS})
     for job in JOBS:
         scheduler.add_job(_run, job.trigger(app.config), args=(app, job), id=job.id, name=job.id,
