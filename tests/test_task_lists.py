@@ -139,3 +139,40 @@ def test_each_viewer_sees_only_their_own_tasks_in_turn_and_unbound_rule_fails(ap
             assert world.task in mine and world.task not in theirs
         with pytest.raises(StatementError):
             db.session.execute(policy.visible_tasks_rule(False)).all()
+
+
+def test_saving_an_occurrence_in_place_returns_its_measures_card(client, app, world,
+                                                                 make_task):
+    """My tasks shows a recurring measure as one card whose "Update" targets its next
+    occurrence; the saved card that comes back is the measure's, with its count."""
+    with app.app_context():
+        org = db.session.get(Organization, world.org)
+        lead = db.session.get(User, world.user_ids["lead"])
+        parent = make_task(org, "每周升旗", lead_user=lead, recurrence=Recurrence.weekly)
+        first = make_task(org, "每周升旗 第1周", lead_user=lead, parent_id=parent.id,
+                          due=date.today() + timedelta(days=2))
+        make_task(org, "每周升旗 第2周", lead_user=lead, parent_id=parent.id,
+                  due=date.today() + timedelta(days=9))
+        db.session.commit()
+        parent_id, first_id = parent.id, first.id
+    login(client, world.emails["lead"])
+    response = client.post(f"/tasks/{first_id}/update",
+                           data={"version": "1", "status": "done", "note": "完成"},
+                           headers={"Accept": "application/json"})
+    body = response.get_json()
+    assert response.status_code == 200 and body["ok"]
+    assert f'id="task-{parent_id}"' in body["card"] and " 1/2" in body["card"]
+
+
+def test_conflict_answer_on_my_tasks_says_what_the_task_is_now(client, app, world):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(client, world.emails["lead"])
+    headers = {"Accept": "application/json"}
+    assert client.post(f"/tasks/{world.task}/update", headers=headers,
+                       data={"version": "1", "status": "in_progress", "progress": "30"}
+                       ).status_code == 200
+    response = client.post(f"/tasks/{world.task}/update", headers=headers,
+                           data={"version": "1", "status": "done", "note": "我的说明"})
+    body = response.get_json()
+    assert response.status_code == 409 and body["current"]["version"] == 2
+    assert "(now: In progress, 30%)" in body["error"] and "save again" in body["error"]

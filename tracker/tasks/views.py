@@ -51,6 +51,7 @@ from tracker.tasks.forms import (
     ProgressForm,
     TaskEditForm,
 )
+from tracker.tasks.labels import label
 
 bp = Blueprint("tasks", __name__)
 
@@ -305,10 +306,7 @@ def update(task_id: int):
         else:
             db.session.commit()
             if _wants_json():
-                card = queries.cards_by_id([task_id])
-                return jsonify({"ok": True, "version": card[0].version,
-                                "card": render_template("_partials/task_card.html",
-                                                        task=card[0], **_card_context(card))})
+                return jsonify(_saved_card(task_id))
             flash(_("Saved."), "success")
             return redirect(request.form.get("next") or url_for(".detail", task_id=task.id))
     if error_message is None:
@@ -317,6 +315,10 @@ def update(task_id: int):
     if _wants_json():
         body = {"ok": False, "error": error_message}
         if conflict is not None:
+            # The card's form keeps what was typed; say what the task is now.
+            body["error"] = _("Someone else saved this task first (now: %(status)s, "
+                              "%(progress)d%%). What you typed is kept: save again to apply it.",
+                              status=label("status", task.status.value), progress=task.progress)
             body["current"] = {"status": task.status.value, "progress": task.progress,
                                "version": task.version}
         return jsonify(body), 409 if conflict is not None else 400
@@ -324,6 +326,21 @@ def update(task_id: int):
     form.version.data = str(task.version)
     return _render_detail(task, form, conflict=task if conflict is not None else None,
                           status=409 if conflict is not None else 400)
+
+
+def _saved_card(task_id: int) -> dict:
+    """The answer to a saved in-place update: the card it was made from, re-rendered. An
+    occurrence of a recurring measure is updated from its measure's card, so that card
+    (with its "done/total" count) comes back."""
+    updated = queries.cards_by_id([task_id])[0]
+    shown = updated
+    if updated.parent_id is not None:
+        parent = queries.cards(policy.visible_tasks(current_user)
+                               .where(Task.id == updated.parent_id))
+        shown = parent[0] if parent else updated
+    return {"ok": True, "version": updated.version,
+            "card": render_template("_partials/task_card.html", task=shown,
+                                    **_card_context([shown]))}
 
 
 @bp.route("/<int:task_id>/acceptance", methods=["POST"])
