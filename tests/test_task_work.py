@@ -203,6 +203,20 @@ def test_leader_bulk_assign_due_date_and_cancel(client, app, world, make_task):
     assert _events(app, second)[-1].note == "上级调整"
 
 
+def test_refused_bulk_action_shows_the_list_again_with_the_input_kept(client, app, world):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(client, world.emails["leader"])
+    response = client.post("/tasks/bulk", data={
+        "task": [world.task], "action": "due", "note": "按教育局通知调整"})  # no date chosen
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "Choose the new due date." in page
+    assert "按教育局通知调整" in page  # the note as typed
+    assert f'value="{world.task}" aria-label="Select" checked' in page  # still selected
+    none = client.post("/tasks/bulk", data={"action": "cancel", "note": "写好的理由"})
+    assert none.status_code == 400 and "写好的理由" in none.get_data(as_text=True)
+    assert _task(app, world.task).status == TaskStatus.not_started
+
+
 def test_bulk_refuses_other_organisations_and_staff(client, app, world):
     login(client, world.emails["leader"])
     response = client.post("/tasks/bulk", data={"task": [world.foreign_task], "action": "cancel",

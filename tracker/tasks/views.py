@@ -191,9 +191,10 @@ def bulk():
     # The version each task had when the list was loaded (optimistic locking, as in update).
     versions = {i: int(v) for i in ids if (v := request.form.get(f"version-{i}", "")).isdigit()}
     back = url_for(".index", **{k: v for k, v in request.args.items()})
+    # A refused action shows the list again with the selection and the input as typed.
     if not ids:
         flash(_("Select at least one task."), "warning")
-        return redirect(back)
+        return _render_index(form, frozenset(), status=400)
     tasks = db.session.execute(policy.visible_tasks(current_user).where(Task.id.in_(ids))
                                .options(*queries.LIST_LOAD)).scalars().all()
     if len(tasks) != len(set(ids)):
@@ -201,7 +202,7 @@ def bulk():
     if not form.validate_on_submit():
         flash(_("The bulk action could not be read: %(errors)s",
                 errors="; ".join(e for errs in form.errors.values() for e in errs)), "danger")
-        return redirect(back)
+        return _render_index(form, frozenset(ids), status=400)
     try:
         if form.action.data == "assign":
             user = (policy.get_in_org_or_404(User, form.lead_user.data, current_user)
@@ -227,7 +228,7 @@ def bulk():
     except ServiceError as error:
         db.session.rollback()
         flash(error.message, "danger")
-        return redirect(back)
+        return _render_index(form, frozenset(ids), status=400)
     db.session.commit()
     flash(_("%(n)d of %(total)d selected tasks changed.", n=changed, total=len(tasks)), "success")
     return redirect(back)
