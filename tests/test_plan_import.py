@@ -176,6 +176,19 @@ def test_text_without_numbering_is_a_flat_list_with_a_warning(client, app, world
     assert _count(app, Task, Task.plan_id.is_not(None)) == 3  # one task per paragraph
 
 
+@pytest.mark.parametrize("language,expected", [
+    ("zh-CN", "第 3 行：3. 的编号不连续（应为 2）。"),
+    ("en", "Line 3: 3. is out of sequence (2 was expected)."),
+])
+def test_reading_notes_are_in_the_readers_language(client, world, language, expected):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+    login(client, world.emails["leader"])
+    response = _start_import(client, text="一、德育工作\n1. 开展升旗仪式\n3. 组织主题班会\n"
+                                          "4. 召开家长会")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert expected in page and "out of sequence" not in page.replace(expected, "")
+
+
 def test_reimport_keeps_tasks_and_history_of_matching_measures(client, app, world):
     login(client, world.emails["leader"])
     token = _token(_start_import(client))
@@ -185,7 +198,8 @@ def test_reimport_keeps_tasks_and_history_of_matching_measures(client, app, worl
         kept = db.session.execute(select(Task).where(Task.plan_id == plan_id,
                                                      Task.title.contains("常规检查"))).scalar_one()
         kept_id, kept_version = kept.id, kept.version
-    client.post(f"/tasks/{kept_id}/update", data={"version": kept_version, "note": "第一次检查完成"})
+    client.post(f"/tasks/{kept_id}/update",
+                data={"version": kept_version, "note": "第一次检查完成"})
     revised = PLAN.replace("2.期中组织质量检测，及格率达到95%以上。\n", "") + \
         "（三）读书活动\n1.少先队每月组织一次读书分享会。\n"
     response = _start_import(client, text=revised, revision_of=str(plan_id))

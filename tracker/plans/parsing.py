@@ -89,6 +89,19 @@ __all__ = [
 
 FLAT_WARNING = "no numbering found — imported as a flat list of paragraphs"
 
+
+class ParseWarning(str):
+    """A warning as English text (what ``flask plan parse`` prints and the JSON carries)
+    that also names its kind and values, so a page can say it in the reader's language."""
+
+    code: str
+    params: dict
+
+    def __new__(cls, code: str, text: str, **params) -> ParseWarning:
+        warning = super().__new__(cls, text)
+        warning.code, warning.params = code, params
+        return warning
+
 # --------------------------------------------------------------------------- result types
 
 
@@ -294,11 +307,13 @@ _STYLES: tuple[_Style, ...] = (
     _style("lower", 4.5, r"(?P<n>[a-z])(?:(?P<c>\))|(?P<p>\.))(?=\s)", "lower"),
 )
 
-_MARKER_START = set("第一二三四五六七八九十百（(0123456789０１２３４５６７８９PCSIVXLABDEFGHJKMNOQRTUWYZ"
-                    "abcdefghijklmnopqrstuvwxyz") | {chr(c) for c in range(0x2460, 0x249C)}
+_MARKER_START = set("第一二三四五六七八九十百（(0123456789０１２３４５６７８９"
+                    "PCSIVXLABDEFGHJKMNOQRTUWYZabcdefghijklmnopqrstuvwxyz") | {
+                        chr(c) for c in range(0x2460, 0x249C)}
 #: "一、二年级…", "3、4月份…": a list of numbers joined by 、, not a marker.
 _NUMBER_LIST = {"dec": re.compile(r"\d{1,2}(?:年级|月|日|号|个|条|项|点|层|楼|班)"),
-                "cn": re.compile(r"[一二三四五六七八九十]{1,2}(?:年级|月|日|号|个|条|项|点|层|楼|班)")}
+                "cn": re.compile(r"[一二三四五六七八九十]{1,2}"
+                                 r"(?:年级|月|日|号|个|条|项|点|层|楼|班)")}
 
 
 def _glyph_value(glyph: str) -> int:
@@ -557,8 +572,10 @@ def _infer_lost_numbers(lines: list[_Line], body: list[int], warnings: list[str]
                 or _CLOSING.match(candidate.text)):
             continue
         candidate.marker = _inferred_marker(model, 1, candidate.text)
-        warnings.append(f"line {candidate.no}: number {candidate.marker.number} inferred "
-                        f"(lost automatic numbering before {model.label})")
+        warnings.append(ParseWarning(
+            "inferred", f"line {candidate.no}: number {candidate.marker.number} inferred "
+            f"(lost automatic numbering before {model.label})",
+            line=candidate.no, number=candidate.marker.number, label=model.label))
 
 
 # --------------------------------------------------------------------------- tree building
@@ -619,14 +636,18 @@ class _TreeBuilder:
             frame = stack[own]
             if marker.value == frame.last + 1 or marker.value == 1:
                 if marker.value == 1 and frame.last >= 1:
-                    self.warnings.append(f"line {line_no}: numbering restarts at {marker.label}")
+                    self.warnings.append(ParseWarning(
+                        "restart", f"line {line_no}: numbering restarts at {marker.label}",
+                        line=line_no, label=marker.label))
                 return own, None
             if marker.punct[-1:] != frame.punct[-1:]:
                 ancestor = self._continuing_ancestor(marker, own)
                 if ancestor is not None:
                     return self._glitch(ancestor, marker, line_no)
-            self.warnings.append(f"line {line_no}: {marker.label} is out of sequence "
-                                 f"(expected {frame.last + 1})")
+            self.warnings.append(ParseWarning(
+                "sequence", f"line {line_no}: {marker.label} is out of sequence "
+                f"(expected {frame.last + 1})",
+                line=line_no, label=marker.label, expected=frame.last + 1))
             return own, None
         continues = marker.value in (1, 2, self.last_value.get(marker.family, 0) + 1)
         if not continues:
@@ -639,8 +660,10 @@ class _TreeBuilder:
         return len(stack), None
 
     def _glitch(self, depth: int, marker: Marker, line_no: int) -> tuple[int, _Frame]:
-        self.warnings.append(f"line {line_no}: {marker.label} taken as the next item of level "
-                             f"{depth + 1} (its number continues that level)")
+        self.warnings.append(ParseWarning(
+            "continues", f"line {line_no}: {marker.label} taken as the next item of level "
+            f"{depth + 1} (its number continues that level)",
+            line=line_no, label=marker.label, level=depth + 1))
         return depth, self.stack[depth]
 
 
@@ -651,8 +674,8 @@ _FRAMING = re.compile(
     r"奋斗目标|目标任务|目标(?:和|与|及)任务|工作主题|存在的?(?:主要)?问题|主要问题|问题(?:与|和|及)不足|"
     r"不足之处|主要不足|基本情况|现状分析|形势分析|工作背景|总体要求|基本原则|工作原则|指导原则|"
     r"guiding|objectives?|goals?|background|problems|principles)", re.IGNORECASE)
-_NOT_FRAMING = re.compile(r"措施|举措|重点工作|主要工作|具体工作|工作安排|行动|measures|actions|tasks",
-                          re.IGNORECASE)
+_NOT_FRAMING = re.compile(r"措施|举措|重点工作|主要工作|具体工作|工作安排|行动|"
+                          r"measures|actions|tasks", re.IGNORECASE)
 _HEADING_END = re.compile(r"[。！？]|[.!?](?=\s|$)")
 _HEADING_TRIM = "：:，,；;"
 _RUN_IN = re.compile(r"([一二三四五六七八九十]{1,2})是")

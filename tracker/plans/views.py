@@ -177,13 +177,31 @@ def import_plan():
                 "filename": filename, "source_text": text, "parsed": result,
                 "rows": [row.to_dict() for row in preview.flatten(result["nodes"])],
             }, ensure_ascii=False), encoding="utf-8")
-            for warning in result.get("warnings") or []:
-                flash(_("No numbering was found: the text is imported as a flat list of "
-                        "paragraphs, one measure each. Check the preview.")
-                      if warning == FLAT_WARNING else _("Reading note: %(note)s", note=warning),
-                      "warning")
+            for warning in parsed.warnings:
+                flash(_warning_text(warning), "warning")
             return redirect(url_for(".import_preview", token=token))
     return render_template("plans/import.html", form=form)
+
+
+def _warning_text(warning: str) -> str:
+    """A parser warning in the reader's language (``parsing.ParseWarning`` names its kind)."""
+    if warning == FLAT_WARNING:
+        return _("No numbering was found: the text is imported as a flat list of "
+                 "paragraphs, one measure each. Check the preview.")
+    params = getattr(warning, "params", {})
+    texts = {
+        "inferred": lambda: _("Line %(line)d: number %(number)s was inferred (the automatic "
+                              "numbering before %(label)s was lost). Check the preview.",
+                              **params),
+        "restart": lambda: _("Line %(line)d: the numbering starts again at %(label)s.",
+                             **params),
+        "sequence": lambda: _("Line %(line)d: %(label)s is out of sequence (%(expected)d was "
+                              "expected).", **params),
+        "continues": lambda: _("Line %(line)d: %(label)s was taken as the next item of level "
+                               "%(level)d, whose numbering it continues.", **params),
+    }
+    text = texts.get(getattr(warning, "code", ""))
+    return text() if text else _("Reading note: %(note)s", note=warning)
 
 
 def _save_rows(token: str, pending: dict, rows: list[preview.Row]) -> None:
