@@ -37,6 +37,11 @@ def _int(name: str, default: int, minimum: int | None = None) -> int:
 
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key-change-me")
+    # Robot webhook URLs and signing secrets are stored encrypted (tracker/crypto.py) with
+    # this Fernet key; unset, a key derived from SECRET_KEY. Old keys still decrypt
+    # (comma-separated), for rotation. create_app checks them.
+    DATA_ENCRYPTION_KEY = os.environ.get("DATA_ENCRYPTION_KEY") or None
+    DATA_ENCRYPTION_OLD_KEYS = os.environ.get("DATA_ENCRYPTION_OLD_KEYS", "")
     # None means "SQLite file in the instance folder" (resolved by create_app).
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or None
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}

@@ -3,7 +3,8 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from cryptography.fernet import Fernet
+from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 from config import TestingConfig
@@ -11,8 +12,9 @@ from tests.conftest import _admin_connect
 from tests.test_access import png_bytes
 from tracker import create_app
 from tracker.backup import counts
+from tracker.crypto import Keyring
 from tracker.extensions import db
-from tracker.models import Attachment, Task, User
+from tracker.models import Attachment, ChannelKind, GroupChannel, Task, User
 
 
 @pytest.fixture
@@ -49,7 +51,8 @@ def test_backup_and_restore_round_trip(app, runner, world, empty_target, tmp_pat
     from tracker.tasks.services import Upload, update_progress
 
     with app.app_context():
-        update_progress(db.session.get(Task, world.task), db.session.get(User, world.user_ids["lead"]),
+        update_progress(db.session.get(Task, world.task),
+                        db.session.get(User, world.user_ids["lead"]),
                         expected_version=None, note="证据", uploads=[Upload("a.png", png_bytes())],
                         upload_folder=Path(app.config["UPLOAD_FOLDER"]), max_upload_bytes=10**6)
         db.session.commit()
@@ -72,3 +75,30 @@ def test_backup_and_restore_round_trip(app, runner, world, empty_target, tmp_pat
     # A second restore into the now non-empty database is refused.
     again = empty_target.test_cli_runner().invoke(args=["tracker", "restore", str(archive)])
     assert again.exit_code == 1 and "not empty" in again.output
+
+
+def test_backups_carry_ciphertext_and_restoring_needs_the_same_key(app, runner, world,
+                                                                   empty_target, tmp_path):
+    url = "https://oapi.dingtalk.com/robot/send?access_token=TOKEN0123456789"
+    with app.app_context():
+        db.session.add(GroupChannel(organization_id=world.org, kind=ChannelKind.dingtalk,
+                                    name="教务群", webhook_url=url, secret="SECabc0123"))
+        db.session.commit()
+    archive = tmp_path / "backup.tar.gz"
+    assert runner.invoke(args=["tracker", "backup", str(archive)]).exit_code == 0
+
+    same_key = empty_target.extensions["keyring"]
+    empty_target.extensions["keyring"] = Keyring([Fernet.generate_key()])  # another server
+    restored = empty_target.test_cli_runner().invoke(args=["tracker", "restore", str(archive)])
+    assert restored.exit_code == 0, restored.output
+    assert "warning: robot" in restored.output and "cannot be decrypted" in restored.output
+    with empty_target.app_context():
+        stored = db.session.execute(text("SELECT webhook_url, secret FROM group_channels")).one()
+        assert all(v.startswith("fernet:") for v in stored)
+        assert "TOKEN0123456789" not in stored[0] and "SECabc0123" not in stored[1]
+        assert db.session.execute(db.select(GroupChannel)).scalar_one().credentials_unreadable
+        db.session.remove()
+    empty_target.extensions["keyring"] = same_key  # started again with the source's key
+    with empty_target.app_context():
+        channel = db.session.execute(db.select(GroupChannel)).scalar_one()
+        assert (channel.webhook_url, channel.secret) == (url, "SECabc0123")

@@ -74,3 +74,25 @@ def test_reminder_sweep_runs_every_reminder_sweep_seconds(tmp_path):
     app = create_app(EverySecond, instance_path=str(tmp_path))
     trigger = build_scheduler(app).get_job("reminder-sweep").trigger
     assert trigger.interval == timedelta(seconds=1)
+
+
+def test_malformed_encryption_key_is_one_line_without_the_value():
+    result = _flask({"DATA_ENCRYPTION_KEY": "my-not-a-fernet-key"})
+    assert result.returncode != 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "DATA_ENCRYPTION_KEY must be a Fernet key" in lines[0]
+    assert "my-not-a-fernet-key" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_malformed_old_encryption_key_stops_create_app(tmp_path):
+    from cryptography.fernet import Fernet
+
+    from config import TestingConfig
+
+    class Rotating(TestingConfig):
+        DATA_ENCRYPTION_KEY = Fernet.generate_key().decode()
+        DATA_ENCRYPTION_OLD_KEYS = "old-key-typed-wrong"
+
+    with pytest.raises(ConfigError, match="DATA_ENCRYPTION_OLD_KEYS") as info:
+        create_app(Rotating, instance_path=str(tmp_path))
+    assert "old-key-typed-wrong" not in str(info.value)

@@ -32,6 +32,7 @@ def create_app(config_class: type[Config] | None = None, instance_path: str | No
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     configure_paths(app)
+    configure_encryption(app)
     register_extensions(app)
     register_security(app)
     register_blueprints(app)
@@ -54,6 +55,18 @@ def configure_paths(app: Flask) -> None:
         app.config["UPLOAD_FOLDER"] = str(Path(app.instance_path) / "uploads")
     if app.config.get("REQUIRE_SECRET_KEY") and app.config["SECRET_KEY"].startswith("dev-only"):
         raise ConfigError("SECRET_KEY must be set in production (a long random string)")
+
+
+def configure_encryption(app: Flask) -> None:
+    """The keyring for stored credentials (``EncryptedText`` columns) from the settings."""
+    from tracker.crypto import Keyring
+
+    try:
+        app.extensions["keyring"] = Keyring.from_settings(
+            app.config.get("DATA_ENCRYPTION_KEY"), app.config.get("DATA_ENCRYPTION_OLD_KEYS"),
+            app.config["SECRET_KEY"])
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def register_extensions(app: Flask) -> None:

@@ -143,6 +143,33 @@ def restore_command(path: Path) -> None:
         raise click.ClickException(f"restored counts {now} differ from the backup's "
                                    f"{manifest['counts']}")
     click.echo(f"restored {path}: " + ", ".join(f"{k} {v}" for k, v in now.items()))
+    _warn_unreadable_robots()
+
+
+def _warn_unreadable_robots() -> None:
+    from tracker.reminders.services import unreadable_channels
+
+    for channel in unreadable_channels():
+        click.echo(f"warning: robot {channel.id} ({channel.name}, organisation "
+                   f"{channel.organization_id}): its credentials cannot be decrypted with "
+                   "this DATA_ENCRYPTION_KEY / SECRET_KEY; enter them again on its page",
+                   err=True)
+
+
+@tracker_cli.command("encrypt-secrets")
+def encrypt_secrets() -> None:
+    """Encrypt every robot's webhook URL and secret with the current key.
+
+    Encrypts what older versions stored in plain text, and finishes a key rotation
+    (afterwards the old keys can be dropped). Safe to run any time."""
+    from tracker.reminders.services import encrypt_stored_credentials
+
+    report = encrypt_stored_credentials()
+    db.session.commit()
+    click.echo(f"robots: {report.channels}, written with the current key: "
+               f"{report.channels - len(report.unreadable)} (of which {report.plain} were "
+               f"in plain text), unreadable: {len(report.unreadable)}")
+    _warn_unreadable_robots()
 
 
 @tracker_cli.command("report")

@@ -1,11 +1,13 @@
-"""Declarative base, naming convention and the UTC timestamp type."""
+"""Declarative base, naming convention, the UTC timestamp and the encrypted text types."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import DateTime, MetaData, Text
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from tracker.crypto import UNREADABLE, Keyring, Undecryptable, is_unreadable
 
 # Alembic names constraints the same way on SQLite and PostgreSQL only if we name them.
 NAMING_CONVENTION = {
@@ -42,3 +44,36 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc)
+
+
+def _keyring() -> Keyring:
+    from flask import current_app
+
+    return current_app.extensions["keyring"]
+
+
+class EncryptedText(TypeDecorator):
+    """Text stored encrypted with the app's keyring (``tracker.crypto``).
+
+    Values written before encryption (no ``fernet:`` prefix) are read as they are and
+    encrypted when next saved. A value no configured key decrypts loads as
+    ``crypto.UNREADABLE`` rather than raising, so one such row never breaks a page or
+    a sweep; saving it back is refused."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if is_unreadable(value):
+            raise ValueError("an unreadable encrypted value cannot be saved; enter it again")
+        return _keyring().encrypt(value)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        try:
+            return _keyring().decrypt(value)
+        except Undecryptable:
+            return UNREADABLE

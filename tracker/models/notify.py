@@ -23,7 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from tracker.models.base import Base, UTCDateTime, utcnow
+from tracker.crypto import is_unreadable
+from tracker.models.base import Base, EncryptedText, UTCDateTime, utcnow
 from tracker.models.org import _enum
 
 if TYPE_CHECKING:
@@ -93,8 +94,10 @@ class GroupChannel(Base):
         ForeignKey("departments.id", ondelete="CASCADE"), index=True)
     kind: Mapped[ChannelKind] = mapped_column(_enum(ChannelKind, "channel_kind"))
     name: Mapped[str] = mapped_column(String(80))
-    webhook_url: Mapped[str] = mapped_column(String(500))
-    secret: Mapped[Optional[str]] = mapped_column(String(200))  # never logged nor shown
+    # Both stored encrypted: the URL carries the DingTalk access token / WeCom key, the
+    # secret signs messages. Never logged nor shown; UNREADABLE when the key changed.
+    webhook_url: Mapped[str] = mapped_column(EncryptedText)
+    secret: Mapped[Optional[str]] = mapped_column(EncryptedText)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     last_ok_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     last_error: Mapped[Optional[str]] = mapped_column(String(500))
@@ -103,6 +106,11 @@ class GroupChannel(Base):
 
     organization: Mapped["Organization"] = relationship()
     department: Mapped[Optional["Department"]] = relationship()
+
+    @property
+    def credentials_unreadable(self) -> bool:
+        """The stored URL or secret cannot be decrypted with the configured keys."""
+        return is_unreadable(self.webhook_url) or is_unreadable(self.secret)
 
 
 class NotificationPreference(Base):

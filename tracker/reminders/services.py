@@ -13,9 +13,11 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, Text, func, inspect, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.attributes import flag_modified
 
+from tracker.crypto import is_encrypted, is_unreadable
 from tracker.extensions import db
 from tracker.models import (
     OPEN_STATUSES,
@@ -147,12 +149,20 @@ def extra_webhook_hosts() -> list[str]:
 def save_channel(org: Organization, channel: GroupChannel | None, *, kind: str, name: str,
                  webhook_url: str, secret: str | None, department_id: int | None,
                  enabled: bool) -> GroupChannel:
-    """Create or change a robot. An empty ``webhook_url`` or ``secret`` keeps the stored one."""
+    """Create or change a robot. An empty ``webhook_url`` or ``secret`` keeps the stored one
+    (unless it cannot be decrypted any more: then it must be entered again)."""
     webhook_url = (webhook_url or "").strip()
+    secret = (secret or "").strip()
     if not webhook_url:
         if channel is None:
             raise ServiceError(_("Enter the robot's webhook URL."), field="webhook_url")
+        if is_unreadable(channel.webhook_url):
+            raise ServiceError(_("The stored webhook URL cannot be decrypted with the current "
+                                 "encryption key: enter it again."), field="webhook_url")
         webhook_url = channel.webhook_url
+    if not secret and channel is not None and is_unreadable(channel.secret):
+        raise ServiceError(_("The stored signing secret cannot be decrypted with the current "
+                             "encryption key: enter it again."), field="secret")
     try:
         webhooks.check_url(kind, webhook_url, extra_webhook_hosts())
     except DeliveryError as error:
@@ -169,15 +179,69 @@ def save_channel(org: Organization, channel: GroupChannel | None, *, kind: str, 
     channel.name = name.strip()
     channel.webhook_url = webhook_url
     if secret:
-        channel.secret = secret.strip()
+        channel.secret = secret
     channel.department_id = department_id or None
     channel.enabled = enabled
+    _write_credentials_again(channel)
     db.session.flush()
     return channel
 
 
+def _write_credentials_again(channel: GroupChannel) -> None:
+    """Make the next flush write both credentials even if unchanged, so they are encrypted
+    with the current key (legacy plain text, or a value under an old key)."""
+    if inspect(channel).persistent:
+        for name in ("webhook_url", "secret"):
+            getattr(channel, name)  # loads it if expired: only a loaded attribute is flagged
+            flag_modified(channel, name)
+
+
+UNREADABLE_CREDENTIALS = ("the robot's stored webhook URL or secret cannot be decrypted (the "
+                          "encryption key changed?): enter them again on the robot's page")
+
+
 def robot_of(channel: GroupChannel) -> webhooks.Robot:
+    """The robot to send to. Raises DeliveryError (permanent) when its stored credentials
+    cannot be decrypted."""
+    if channel.credentials_unreadable:
+        raise DeliveryError(UNREADABLE_CREDENTIALS, permanent=True)
     return webhooks.Robot(kind=channel.kind.value, url=channel.webhook_url, secret=channel.secret)
+
+
+@dataclass
+class CredentialsReport:
+    channels: int = 0
+    plain: int = 0  # had credentials stored in plain text (written before encryption)
+    unreadable: list[GroupChannel] = field(default_factory=list)
+
+
+def encrypt_stored_credentials() -> CredentialsReport:
+    """Write every robot's credentials again with the current key (flushes; caller commits).
+
+    Encrypts what older versions stored in plain text and finishes a key rotation.
+    Robots whose credentials cannot be decrypted are left as they are and reported."""
+    # Locked (PostgreSQL) so an admin's edit made meanwhile is not overwritten.
+    channels = db.session.execute(select(GroupChannel).order_by(GroupChannel.id)
+                                  .with_for_update()).scalars().all()
+    raw = type_coerce(GroupChannel.webhook_url, Text), type_coerce(GroupChannel.secret, Text)
+    stored = {row[0]: row[1:] for row in db.session.execute(select(GroupChannel.id, *raw))}
+    report = CredentialsReport()
+    for channel in channels:
+        report.channels += 1
+        if channel.credentials_unreadable:
+            report.unreadable.append(channel)
+            continue
+        if any(v is not None and not is_encrypted(v) for v in stored.get(channel.id, ())):
+            report.plain += 1
+        _write_credentials_again(channel)
+    db.session.flush()
+    return report
+
+
+def unreadable_channels() -> list[GroupChannel]:
+    """Robots whose credentials the configured keys cannot decrypt (e.g. after a restore)."""
+    return [c for c in db.session.execute(select(GroupChannel).order_by(GroupChannel.id))
+            .scalars() if c.credentials_unreadable]
 
 
 def record_channel_result(channel: GroupChannel, error: str | None) -> None:

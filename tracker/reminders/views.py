@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from tracker import policy
+from tracker.crypto import is_unreadable
 from tracker.errors import show_form_error
 from tracker.extensions import db
 from tracker.models import (
@@ -140,11 +141,10 @@ def admin_channel(channel_id: int | None = None):
     _admin()
     channel = policy.get_in_org_or_404(GroupChannel, channel_id, current_user) \
         if channel_id else None
-    form = ChannelForm(obj=channel)
-    if channel is not None and request.method == "GET":
-        form.kind.data = channel.kind.value
-        form.department_id.data = channel.department_id or 0
-        form.webhook_url.data = ""  # it carries the access token: never shown back
+    # The stored URL (it carries the access token) and secret never go into the form.
+    form = ChannelForm(data=None if channel is None else {
+        "kind": channel.kind.value, "name": channel.name,
+        "department_id": channel.department_id or 0, "enabled": channel.enabled})
     form.department_id.choices = [(0, "—")] + [
         (d.id, d.name) for d in current_user.organization.departments]
     if form.validate_on_submit():
@@ -161,7 +161,7 @@ def admin_channel(channel_id: int | None = None):
             flash(_("Robot saved. Send a test message to check it."), "success")
             return redirect(url_for(".admin_channel", channel_id=channel.id))
     return render_template("reminders/admin_channel.html", form=form, channel=channel,
-                           mask_url=mask_url)
+                           mask_url=mask_url, unreadable=is_unreadable)
 
 
 @bp.route("/admin/channels/<int:channel_id>/test", methods=["POST"])

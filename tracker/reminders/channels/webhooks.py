@@ -10,7 +10,6 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -79,6 +78,8 @@ def check_url(kind: str, url: str, extra_hosts: Iterable[str] = ()) -> str:
 
 def mask_url(url: str) -> str:
     """The URL without its query (where the tokens are), for pages."""
+    if not isinstance(url, str):
+        return "…"
     try:
         parts = urlsplit(url)
         return f"{parts.scheme}://{parts.netloc}{parts.path}" + ("?…" if parts.query else "")
