@@ -25,8 +25,12 @@ install-test: $(VENV)/.test-deps
 translations: $(VENV)/.deps
 	$(BIN)/pybabel compile --use-fuzzy --statistics -d tracker/translations 2>&1 | tail -n 2
 
+# Babel's directory walk skips folders whose names start with "_" (templates/_macros,
+# templates/_partials), so they are named explicitly.
+MESSAGE_SOURCES = tracker templates $(shell find templates tracker -type d -name '_*' -not -name '__pycache__')
+
 extract-messages: $(VENV)/.deps
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ --no-location --sort-output -o tracker/translations/messages.pot tracker templates
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ --no-location --sort-output -o tracker/translations/messages.pot $(MESSAGE_SOURCES)
 	$(BIN)/pybabel update -i tracker/translations/messages.pot -d tracker/translations --no-fuzzy-matching --ignore-obsolete
 
 run: install translations
