@@ -30,7 +30,8 @@ from tracker.models.token import ApiToken
 
 __all__ = [
     "AuditEntry",
-    "Acceptance", "ApiToken", "Attachment", "Base", "Department", "NodeKind", "OPEN_STATUSES", "OrgKind",
+    "Acceptance", "ApiToken", "Attachment", "Base", "Department", "NodeKind", "OPEN_STATUSES",
+    "OrgKind",
     "Organization", "Plan", "PlanNode", "PlanStatus", "Recurrence", "Role", "Task", "TaskEvent",
     "TaskStatus", "Term", "User", "task_supporting_departments", "task_supporting_users",
     "user_departments", "utcnow",

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import smtplib
-import socket
 import ssl
 from dataclasses import dataclass
 from email.headerregistry import Address
@@ -27,7 +26,8 @@ class SmtpSettings:
     @classmethod
     def from_config(cls, config) -> "SmtpSettings":
         return cls(server=config["MAIL_SERVER"], port=int(config["MAIL_PORT"]),
-                   use_tls=bool(config.get("MAIL_USE_TLS")), use_ssl=bool(config.get("MAIL_USE_SSL")),
+                   use_tls=bool(config.get("MAIL_USE_TLS")),
+                   use_ssl=bool(config.get("MAIL_USE_SSL")),
                    username=config.get("MAIL_USERNAME") or None,
                    password=config.get("MAIL_PASSWORD") or None,
                    sender=config.get("MAIL_DEFAULT_SENDER") or "plan-tracker@localhost",
