@@ -82,6 +82,18 @@ def test_a_dedicated_key_encrypts_and_what_secret_key_encrypted_stays_readable()
     assert Keyring.from_settings(key, f" {old} , ", "s3cret").decrypt(by_old) == "y"
 
 
+def test_an_old_key_never_encrypts_even_without_a_dedicated_key():
+    """Going back to the derived key (or an empty DATA_ENCRYPTION_KEY) while an old key is
+    still listed: new values must be encrypted with the derived key, so that dropping the
+    old key afterwards, as the README says, loses nothing."""
+    old = Fernet.generate_key().decode()
+    for key in (None, "", "  "):
+        stored = Keyring.from_settings(key, old, "s3cret").encrypt("SECabc")
+        assert Keyring([derive_key("s3cret")]).decrypt(stored) == "SECabc"
+        with pytest.raises(Undecryptable):
+            Keyring([old.encode()]).decrypt(stored)
+
+
 @pytest.mark.parametrize("setting,value", [
     ("DATA_ENCRYPTION_KEY", "too-short"),
     ("DATA_ENCRYPTION_KEY", "x" * 44),

@@ -46,8 +46,16 @@ def test_robots_stored_in_plain_text_survive_the_upgrade_and_a_downgrade_decrypt
             "INSERT INTO group_channels (id, organization_id, kind, name, webhook_url, secret, "
             "enabled, created_at) VALUES (1, 1, 'dingtalk', '教务群', :url, 'SECabc', :yes, "
             ":now)"), {"url": url, "yes": True, "now": now})
+        # A robot's notification: rebuilding group_channels must not cascade it away.
+        db.session.execute(text(
+            "INSERT INTO notifications (id, organization_id, idempotency_key, kind, channel, "
+            "group_channel_id, local_day, payload, status, attempts, next_attempt_at, "
+            "created_at) VALUES (1, 1, 'k1', 'digest', 'dingtalk', 1, :day, '{}', 'sent', 1, "
+            ":now, :now)"), {"day": now.date(), "now": now})
         db.session.commit()
+        notifications = text("SELECT count(*) FROM notifications WHERE group_channel_id = 1")
         upgrade()
+        assert db.session.execute(notifications).scalar() == 1
         channel = db.session.get(GroupChannel, 1)
         assert (channel.webhook_url, channel.secret) == (url, "SECabc")
         db.session.remove()
@@ -58,6 +66,7 @@ def test_robots_stored_in_plain_text_survive_the_upgrade_and_a_downgrade_decrypt
         db.session.remove()
         downgrade(revision="0007_audit_log")
         assert tuple(db.session.execute(raw).one()) == (url, "SECabc")
+        assert db.session.execute(notifications).scalar() == 1
         db.session.remove()
         downgrade(revision="base")
         db.drop_all()

@@ -97,13 +97,15 @@ class Keyring:
         ``SECRET_KEY`` still decrypt, so a deployment that relied on the derived key can
         move to its own key without losing what is stored. Raises ValueError naming the
         setting that is malformed."""
-        keys = [parse_key(key, "DATA_ENCRYPTION_KEY")] if key and key.strip() else []
-        keys += [parse_key(k, "DATA_ENCRYPTION_OLD_KEYS") for k in split_keys(old_keys)]
         if not secret_key:
             raise ValueError("SECRET_KEY must be set (it also derives the encryption key "
                              "when DATA_ENCRYPTION_KEY is not set)")
-        keys.append(derive_key(secret_key))
-        return cls(keys)
+        derived = derive_key(secret_key)
+        # The encrypting key comes first: the dedicated key, else the derived one — never
+        # an old key, which the README tells operators they may drop after rotating.
+        primary = parse_key(key, "DATA_ENCRYPTION_KEY") if key and key.strip() else derived
+        old = [parse_key(k, "DATA_ENCRYPTION_OLD_KEYS") for k in split_keys(old_keys)]
+        return cls([primary, *old, derived])
 
     def encrypt(self, text: str) -> str:
         return PREFIX + self._fernet.encrypt(text.encode()).decode("ascii")
