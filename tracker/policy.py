@@ -19,6 +19,7 @@ from typing import Any
 from flask import abort
 from sqlalchemy import Select, bindparam, exists, or_, select
 
+from tracker import inputs
 from tracker.extensions import db
 from tracker.models import (
     Organization,
@@ -44,7 +45,7 @@ def require(allowed: bool) -> None:
         abort(403)
 
 
-MAX_ID = 2**31 - 1  # larger ids cannot exist (and PostgreSQL rejects them as integers)
+MAX_ID = inputs.MAX_ID  # larger ids cannot exist (and PostgreSQL rejects them as integers)
 
 
 def get_in_org_or_404(model: type, object_id: int, user: User) -> Any:

@@ -14,6 +14,7 @@ from tracker import policy
 from tracker.api.base import api_error, api_user, bp
 from tracker.dashboard import services
 from tracker.extensions import db
+from tracker.inputs import whole_number
 from tracker.models import OrgKind, Plan, utcnow
 
 ARGS = ("plan", "org", "term", "department")
@@ -25,8 +26,8 @@ def _ints() -> dict[str, int | None] | None:
         raw = request.args.get(name, "").strip()
         if not raw:
             values[name] = None
-        elif raw.isdigit() and len(raw) <= 12:
-            values[name] = int(raw)
+        elif (number := whole_number(raw, maximum=None)) is not None:
+            values[name] = number
         else:
             return None
     return values

@@ -32,6 +32,7 @@ from flask_login import current_user, login_required
 from tracker import policy
 from tracker.dashboard import figures, services
 from tracker.extensions import db
+from tracker.inputs import whole_number
 from tracker.models import OrgKind, utcnow
 
 bp = Blueprint("dashboard", __name__)
@@ -66,11 +67,12 @@ def int_arg(name: str) -> int | None:
     value = request.args.get(name, "").strip()
     if not value:
         return None
-    if not value.isdigit() or len(value) > 12:
+    number = whole_number(value, maximum=None)
+    if number is None:
         abort(400)
-    if int(value) > policy.MAX_ID:  # no such id can exist
+    if number > policy.MAX_ID:  # no such id can exist
         abort(404)
-    return int(value)
+    return number
 
 
 def load_dashboard(org, **filters):

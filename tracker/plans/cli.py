@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from tracker.inputs import whole_number
 from tracker.plans.hints import TermCalendar
 from tracker.plans.parsing import Node, ParsedPlan
 from tracker.plans.readers import DEFAULT_MAX_BYTES, PlanReadError, load_plan
@@ -127,14 +128,14 @@ def import_command(file: Path, org_ref: str, term_ref: str | None, title: str | 
     from tracker.plans import importing
 
     org = db.session.execute(select(Organization).where(or_(
-        Organization.id == (int(org_ref) if org_ref.isdigit() else -1),
+        Organization.id == (whole_number(org_ref) or -1),
         Organization.name == org_ref))).scalar_one_or_none()
     if org is None:
         raise click.ClickException(f"no organisation {org_ref!r}")
     term = None
     if term_ref:
         term = db.session.execute(select(Term).where(Term.organization_id == org.id, or_(
-            Term.id == (int(term_ref) if term_ref.isdigit() else -1),
+            Term.id == (whole_number(term_ref) or -1),
             Term.name == term_ref))).scalar_one_or_none()
         if term is None:
             raise click.ClickException(f"no term {term_ref!r} in {org.name}")

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
+from tracker.inputs import whole_number
+
 RECURRENCES = ("daily", "weekly", "monthly", "termly", "yearly")
 MAX_LEVEL = 8
 
@@ -90,7 +92,8 @@ def apply_edits(rows: list[Row], values: dict[str, str], present: set[str]) -> l
             row.merge = get("merge") == "on"
         level = get("level")
         if level is not None:
-            row.level = min(MAX_LEVEL, max(1, int(level))) if level.isdigit() else row.level
+            number = whole_number(level)
+            row.level = min(MAX_LEVEL, max(1, number)) if number is not None else row.level
         for name in ("label", "heading", "text"):
             value = get(name)
             if value is not None:
@@ -112,7 +115,7 @@ def apply_edits(rows: list[Row], values: dict[str, str], present: set[str]) -> l
         for name in ("department_id", "lead_user_id"):
             value = get(name)
             if value is not None:
-                setattr(row, name, int(value) if value.isdigit() and value != "0" else None)
+                setattr(row, name, whole_number(value) or None)  # "0": nobody
     _apply_section_defaults(rows, values)
     return problems
 
@@ -121,7 +124,7 @@ def _apply_section_defaults(rows: list[Row], values: dict[str, str]) -> None:
     """"For every measure below this section": department and due date in bulk."""
     def chosen(name: str, key: int) -> int | None:
         value = values.get(f"n-{key}-{name}", "")
-        return int(value) if value.isdigit() and value != "0" else None
+        return whole_number(value) or None
 
     for index, row in enumerate(rows):
         dept, lead = chosen("all_department_id", row.key), chosen("all_lead_user_id", row.key)

@@ -27,6 +27,7 @@ from sqlalchemy.orm import selectinload
 
 from tracker import audit, policy
 from tracker.extensions import db
+from tracker.inputs import whole_number
 from tracker.models import Plan, PlanNode, Task, TaskStatus, Term, User
 from tracker.plans import importing, preview
 from tracker.plans.forms import PlanImportForm
@@ -288,9 +289,10 @@ def cascade_view(plan_id: int):
     policy.require(policy.can_push_down(current_user, plan))
     schools = sorted(plan.organization.children, key=lambda o: o.name)
     if request.method == "POST":
-        chosen = {int(v) for v in request.form.getlist("school") if v.isdigit()}
+        chosen = {whole_number(v) for v in request.form.getlist("school")}
         targets = [s for s in schools if s.id in chosen]
-        sections = [int(v) for v in request.form.getlist("section") if v.isdigit()]
+        sections = [n for v in request.form.getlist("section")
+                    if (n := whole_number(v)) is not None]
         if not targets:
             flash(_("Choose at least one school."), "warning")
         else:

@@ -19,6 +19,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from tracker.crypto import is_encrypted, is_unreadable
 from tracker.extensions import db
+from tracker.inputs import whole_number
 from tracker.models import (
     OPEN_STATUSES,
     DeliveryChannel,
@@ -56,10 +57,11 @@ def parse_days_before(text: str) -> tuple[int, ...]:
         part = part.strip()
         if not part:
             continue
-        if not part.isdigit() or not 1 <= int(part) <= 365:
+        number = whole_number(part)
+        if number is None or not 1 <= number <= 365:
             raise ServiceError(_("Days before the due date: whole numbers from 1 to 365, "
                                  "separated by commas (e.g. 7, 1)."), field="days_before")
-        values.append(int(part))
+        values.append(number)
     return tuple(sorted(set(values), reverse=True))
 
 

@@ -11,6 +11,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from tracker.inputs import whole_number
 from tracker.reports.document import Document, Table
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -25,7 +26,8 @@ def safe_cell(value: str) -> str:
 
 def _number(value: str):
     """Whole numbers stay numbers (sortable); everything else is text."""
-    return int(value) if value.isdigit() and len(value) < 10 else safe_cell(value)
+    number = whole_number(value, maximum=999_999_999) if value == value.strip() else None
+    return number if number is not None else safe_cell(value)
 
 
 def _sheet(workbook, title: str, table: Table, first: bool) -> None:

@@ -30,6 +30,7 @@ from tracker import policy
 from tracker.errors import show_form_error
 from tracker.extensions import db
 from tracker.i18n import local_now, local_today
+from tracker.inputs import whole_number
 from tracker.models import (
     Attachment,
     Department,
@@ -110,12 +111,10 @@ def mine():
 
 
 def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    if not value.isdigit():
-        return None
-    if int(value) > policy.MAX_ID:  # no such object (and too big for PostgreSQL)
+    number = whole_number(request.args.get(name), maximum=None)
+    if number is not None and number > policy.MAX_ID:  # no such object (too big for PostgreSQL)
         abort(404)
-    return int(value)
+    return number
 
 
 def _date_arg(name: str) -> date | None:
@@ -187,9 +186,12 @@ def bulk():
     policy.require(policy.can_assign(current_user))
     form = BulkForm()
     form.lead_user.choices = form.lead_department.choices = []
-    ids = [int(v) for v in request.form.getlist("task") if v.isdigit()]
+    ids = [whole_number(v) for v in request.form.getlist("task")]
+    if None in ids:  # not a task id at all, or one that cannot exist
+        abort(404)
     # The version each task had when the list was loaded (optimistic locking, as in update).
-    versions = {i: int(v) for i in ids if (v := request.form.get(f"version-{i}", "")).isdigit()}
+    versions = {i: n for i in ids
+                if (n := whole_number(request.form.get(f"version-{i}"), maximum=None)) is not None}
     back = url_for(".index", **{k: v for k, v in request.args.items()})
     # A refused action shows the list again with the selection and the input as typed.
     if not ids:
@@ -291,7 +293,7 @@ def update(task_id: int):
         try:
             services.update_progress(
                 task, current_user,
-                expected_version=int(form.version.data) if form.version.data.isdigit() else None,
+                expected_version=whole_number(form.version.data, maximum=None),
                 status=TaskStatus(form.status.data) if may_update and form.status.data else None,
                 progress=form.progress.data if may_update else None,
                 actual_value=form.actual_value.data if may_update else None,
@@ -350,7 +352,7 @@ def acceptance(task_id: int):
     policy.require(policy.can_accept(current_user, task))
     form = AcceptanceForm()
     if form.validate_on_submit():
-        version = int(form.version.data) if (form.version.data or "").isdigit() else None
+        version = whole_number(form.version.data, maximum=None)
         try:
             if form.send_back.data:
                 services.send_back(task, current_user, expected_version=version,
@@ -408,7 +410,7 @@ def edit(task_id: int):
             "recurrence": Recurrence(form.recurrence.data) if form.recurrence.data else None,
             "target_text": (form.target_text.data or "").strip() or None,
         }
-        version = int(form.version.data) if (form.version.data or "").isdigit() else None
+        version = whole_number(form.version.data, maximum=None)
         try:
             services.edit_task(task, current_user, expected_version=version, values=values,
                                note=form.note.data or "",
