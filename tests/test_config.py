@@ -43,11 +43,13 @@ def test_non_numeric_setting_is_one_line():
     assert "Traceback" not in result.stderr
 
 
-def test_production_refuses_the_development_secret_key(tmp_path):
+@pytest.mark.parametrize("key", ["dev-only-insecure-key-change-me",
+                                 "change-me-to-a-long-random-string"])  # deploy/*.env.example
+def test_production_refuses_the_development_and_example_secret_keys(tmp_path, key):
     from config import ProductionConfig
 
     class Prod(ProductionConfig):
-        SECRET_KEY = "dev-only-insecure-key-change-me"
+        SECRET_KEY = key
         SQLALCHEMY_DATABASE_URI = f"sqlite:///{tmp_path / 'x.sqlite'}"
 
     with pytest.raises(ConfigError, match="SECRET_KEY"):

@@ -53,7 +53,11 @@ def configure_paths(app: Flask) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"])
     if not app.config.get("UPLOAD_FOLDER"):
         app.config["UPLOAD_FOLDER"] = str(Path(app.instance_path) / "uploads")
-    if app.config.get("REQUIRE_SECRET_KEY") and app.config["SECRET_KEY"].startswith("dev-only"):
+    # The development default and the example file's placeholder are public: sessions and
+    # the encryption key derived from them would be too.
+    if app.config.get("REQUIRE_SECRET_KEY") and (
+            app.config["SECRET_KEY"].startswith("dev-only")
+            or "change-me" in app.config["SECRET_KEY"]):
         raise ConfigError("SECRET_KEY must be set in production (a long random string)")
 
 
