@@ -2,23 +2,31 @@
 
 A real process on a SQLite file of its own, sweeping every second. To catch a sweep in
 the middle, the test holds the database's write lock: the sweep's first statement waits
-for it (``BEGIN IMMEDIATE``), and the job goes on once the test lets go.
+for it (``BEGIN IMMEDIATE``), and the job goes on once the test lets go. Or the sweep is
+sending to a group robot (a local HTTP receiver) that answers slowly.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from config import TestingConfig
+from tests.reminders.helpers import robot_notes, school
 from tracker import create_app
 from tracker.extensions import db
+from tracker.models import Notification, SenderLease
+from tracker.reminders import outbox
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTED = "Scheduler started"
@@ -28,14 +36,22 @@ DONE = "job reminder-sweep done"
 SHUT_DOWN = "Scheduler has been shut down"
 
 
-@pytest.fixture
-def database(tmp_path) -> Path:
-    path = tmp_path / "scheduler.sqlite"
+SECRET_KEY = "test-secret-value"  # the scheduler's too: robot URLs are encrypted with it
+ROBOT = {"WEBHOOK_ALLOWED_HOSTS": "127.0.0.1", "WEBHOOK_TIMEOUT": "10"}
 
+
+def _app(path: Path):
     class Config(TestingConfig):
         SQLALCHEMY_DATABASE_URI = f"sqlite:///{path}"
 
-    app = create_app(Config, instance_path=str(tmp_path / "instance"))
+    Config.SECRET_KEY = SECRET_KEY
+    return create_app(Config, instance_path=str(path.parent / "instance"))
+
+
+@pytest.fixture
+def database(tmp_path) -> Path:
+    path = tmp_path / "scheduler.sqlite"
+    app = _app(path)
     with app.app_context():
         db.create_all()
         db.engine.dispose()
@@ -43,12 +59,12 @@ def database(tmp_path) -> Path:
 
 
 class Scheduler:
-    def __init__(self, database: Path, stop_seconds: int):
-        env = {**os.environ, "TRACKER_CONFIG": "production", "SECRET_KEY": "test-secret-value",
+    def __init__(self, database: Path, stop_seconds: int, extra_env: dict[str, str]):
+        env = {**os.environ, "TRACKER_CONFIG": "production", "SECRET_KEY": SECRET_KEY,
                "DATABASE_URL": f"sqlite:///{database}", "REMINDER_SWEEP_SECONDS": "1",
                "SCHEDULER_STOP_SECONDS": str(stop_seconds), "SQLITE_BUSY_TIMEOUT_MS": "30000",
                "UPLOAD_FOLDER": str(database.parent / "uploads"), "LOG_LEVEL": "INFO",
-               "PYTHONUNBUFFERED": "1"}
+               "PYTHONUNBUFFERED": "1", **extra_env}
         self.log_path = database.parent / "scheduler.log"
         self._log = open(self.log_path, "w")
         self.popen = subprocess.Popen(
@@ -88,8 +104,8 @@ class Scheduler:
 def start(database):
     started: list[Scheduler] = []
 
-    def start(stop_seconds: int = 60) -> Scheduler:
-        scheduler = Scheduler(database, stop_seconds)
+    def start(stop_seconds: int = 60, **extra_env: str) -> Scheduler:
+        scheduler = Scheduler(database, stop_seconds, extra_env)
         started.append(scheduler)
         scheduler.wait_for(STARTED)
         return scheduler
@@ -145,3 +161,112 @@ def test_a_job_still_running_at_the_deadline_does_not_hold_the_stop(start, datab
         lock.rollback()
         lock.close()
     assert "a job was still running after 1 s; scheduler exits without it" in scheduler.output()
+
+
+class SlowRobot:
+    """A group robot's webhook on 127.0.0.1 that answers after ``delay`` seconds."""
+
+    def __init__(self):
+        self.delay = 0.0
+        self.requests: list[float] = []
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+        robot = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                robot.requests.append(time.monotonic())
+                robot.arrived.set()
+                robot.release.wait(robot.delay)
+                payload = json.dumps({"errcode": 0, "errmsg": "ok"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/send?key=k"
+
+
+@pytest.fixture
+def slow_robot():
+    robot = SlowRobot()
+    yield robot
+    robot.release.set()
+    robot.server.shutdown()
+    robot.server.server_close()
+
+
+def _due_robot_messages(database: Path, url: str, n: int) -> None:
+    app = _app(database)
+    data = school(app)
+    robot_notes(app, data, url, n, due=outbox.wall_clock() - timedelta(minutes=1),
+                quiet_hours=False)
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _outbox_state(database: Path) -> dict:
+    app = _app(database)
+    with app.app_context():
+        rows = db.session.execute(db.select(Notification).order_by(Notification.id)).scalars()
+        state = {"status": [], "claimed": 0, "errors": []}
+        for row in rows:
+            state["status"].append(row.status.value)
+            state["claimed"] += bool(row.claimed_by or row.claimed_until)
+            state["errors"] += [row.last_error] if row.last_error else []
+        lease = db.session.get(SenderLease, outbox.LEASE_NAME)
+        state["lease_held"] = lease is not None and lease.expires_at > outbox.wall_clock()
+        db.session.remove()
+        db.engine.dispose()
+    return state
+
+
+def test_sigterm_during_slow_sends_stops_after_the_send_in_progress(start, database,
+                                                                     slow_robot):
+    """Five messages to a robot that takes 2 s each: ten seconds of sending, twice the
+    bound. The stop waits for the one being sent only, gives the rest back at once and lets
+    go of the lease, so a restarted scheduler sends them straight away."""
+    _due_robot_messages(database, slow_robot.url, 5)
+    slow_robot.delay = 2
+    scheduler = start(stop_seconds=5, **ROBOT)
+    assert slow_robot.arrived.wait(30), scheduler.output()
+    scheduler.stop()
+    assert scheduler.exit_code(timeout=4.5) == 0
+    log = scheduler.output()
+    given_back = "4 claimed notifications given back unsent"
+    assert log.index(STOPPING) < log.index(given_back) < log.rindex(DONE) < log.index(SHUT_DOWN)
+    assert "Traceback" not in log and " failed" not in log and "still running" not in log
+    assert len(slow_robot.requests) == 1
+    state = _outbox_state(database)
+    assert state == {"status": ["sent"] + ["pending"] * 4, "claimed": 0, "errors": [],
+                     "lease_held": False}
+
+    slow_robot.delay = 0
+    again = start(**ROBOT)
+    end = time.monotonic() + 15
+    while _outbox_state(database)["status"] != ["sent"] * 5:
+        assert time.monotonic() < end, again.output()
+        time.sleep(0.2)
+    again.stop()
+    assert again.exit_code(timeout=5) == 0
+    assert len(slow_robot.requests) == 5  # each sent once
+    assert "uncertain" not in again.output()
+
+
+def test_a_second_signal_ends_the_process_at_once(start, database, slow_robot):
+    _due_robot_messages(database, slow_robot.url, 2)
+    slow_robot.delay = 30
+    scheduler = start(**ROBOT)
+    assert slow_robot.arrived.wait(30), scheduler.output()
+    scheduler.stop(signal.SIGTERM)
+    scheduler.wait_for(STOPPING, timeout=5)
+    scheduler.stop(signal.SIGINT)
+    assert scheduler.exit_code(timeout=2) == -signal.SIGINT
+    assert _outbox_state(database)["status"] == ["sending", "claimed"]  # cut off mid-send

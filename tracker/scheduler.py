@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 # Long enough for a restart to still run a missed job once (APScheduler's default is 1 s).
 MISFIRE_GRACE_SECONDS = 6 * 3600
 
+# Set by SIGTERM/SIGINT in ``run_until_stopped``. Jobs that may run long (the outbox sender)
+# look at it between sends and stop early, handing back what they claimed but did not send.
+stopping = threading.Event()
+
 
 @dataclass(frozen=True)
 class Job:
@@ -54,19 +58,19 @@ def purge_stale_uploads(app: Flask, max_age_hours: int = 24) -> int:
 def _reminder_sweep(app: Flask) -> object:
     from tracker.reminders.jobs import reminder_sweep
 
-    return reminder_sweep(app)
+    return reminder_sweep(app, stop=stopping)
 
 
 def _daily_digest(app: Flask) -> object:
     from tracker.reminders.jobs import daily_digest
 
-    return daily_digest(app)
+    return daily_digest(app, stop=stopping)
 
 
 def _weekly_digest(app: Flask) -> object:
     from tracker.reminders.jobs import weekly_digest
 
-    return weekly_digest(app)
+    return weekly_digest(app, stop=stopping)
 
 
 def _term_reports(app: Flask) -> object:
@@ -120,22 +124,24 @@ def build_scheduler(app: Flask) -> BaseScheduler:
 
 def run_until_stopped(scheduler: BaseScheduler, stop_seconds: int) -> None:
     """Run a background scheduler until SIGTERM or SIGINT (systemd stop, Ctrl-C), then
-    take no new job and let a running one finish (``shutdown(wait=True)``), for at most
-    ``stop_seconds``: past that, exit with status 1 (the job's send may be "uncertain").
-    A second signal stops the process at once."""
-    stop = threading.Event()
+    take no new job and let a running one finish (``shutdown(wait=True)``). A running
+    sweep sees ``stopping``: it finishes the send in progress, hands back the rows it
+    claimed but did not send, and ends. Past ``stop_seconds`` (a job that does not look at
+    ``stopping``, or one send hanging that long) the process exits with status 1, and a
+    send cut off there is "uncertain". A second signal stops the process at once."""
+    stopping.clear()
     received: list[int] = []
 
     def on_signal(signum: int, _frame) -> None:
         received.append(signum)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, signal.SIG_DFL)
-        stop.set()
+        stopping.set()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
     scheduler.start()
-    stop.wait()
+    stopping.wait()
     log.info("%s received: scheduler stopping; no new jobs, waiting up to %d s for running "
              "ones", signal.Signals(received[0]).name, stop_seconds)
     scheduler.pause()
@@ -149,4 +155,4 @@ def run_until_stopped(scheduler: BaseScheduler, stop_seconds: int) -> None:
         os._exit(1)  # a normal exit would wait for the job's (non-daemon) thread
 
 
-__all__ = ["JOBS", "IntervalTrigger", "build_scheduler", "run_until_stopped"]
+__all__ = ["JOBS", "IntervalTrigger", "build_scheduler", "run_until_stopped", "stopping"]

@@ -6,9 +6,13 @@ from zoneinfo import ZoneInfo
 
 from tracker.extensions import db
 from tracker.models import (
+    ChannelKind,
+    DeliveryChannel,
     Department,
+    GroupChannel,
     Notification,
     Organization,
+    ReminderSettings,
     Role,
     Task,
     TaskStatus,
@@ -78,3 +82,27 @@ def close_task(app, task_id: int) -> None:
         task.status = TaskStatus.done
         db.session.commit()
         db.session.remove()
+
+
+def robot_notes(app, data: dict, url: str, n: int, *, due: datetime,
+                kind: ChannelKind = ChannelKind.wecom, secret: str | None = None,
+                quiet_hours: bool = True) -> list[int]:
+    """A robot of the school's department and ``n`` notifications to it, pending since
+    ``due``; their ids. ``quiet_hours=False``: none (for a sender using the real clock)."""
+    with app.app_context():
+        if not quiet_hours:
+            db.session.add(ReminderSettings(organization_id=data["org"], quiet_start=time(0),
+                                            quiet_end=time(0)))
+        channel = GroupChannel(organization_id=data["org"], kind=kind, name="教务群",
+                               department_id=data["dept"], webhook_url=url, secret=secret)
+        db.session.add(channel)
+        db.session.flush()
+        rows = [Notification(organization_id=data["org"], idempotency_key=f"note:{i}",
+                             kind="note", channel=DeliveryChannel(kind.value),
+                             group_channel_id=channel.id, local_day=due.date(), payload={},
+                             next_attempt_at=due) for i in range(n)]
+        db.session.add_all(rows)
+        db.session.commit()
+        ids = [row.id for row in rows]
+        db.session.remove()
+        return ids

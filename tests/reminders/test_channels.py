@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 from urllib.parse import unquote_plus
 
 import pytest
@@ -135,3 +136,60 @@ def test_no_header_injection_through_names_or_subjects():
     with pytest.raises(DeliveryError):
         build_message(settings, to_name="x", to_addr="a@b.test\r\nBcc: c@d.test", subject="s",
                       text="t", html="h")
+
+
+@pytest.mark.parametrize("url", [
+    "https://oapi.dingtalk.com/robot/send?access_token=TOK EN",
+    "https://oapi.dingtalk.com/robot/send?access_token=TOK\tEN",
+    "https://oapi.dingtalk.com/robot/send?access_token=TOK\x00EN",
+    "https://oapi.dingtalk.com/robot/send?access_token=TOK\x7fEN",
+    "https://oapi.dingtalk.com/robot/send?access_token=TOK\u3000EN",
+    "https://oapi.dingtalk.com/robot/send?access_token=令牌",
+])
+def test_spaces_control_and_non_ascii_characters_are_refused(url):
+    with pytest.raises(DeliveryError) as info:
+        webhooks.check_url("dingtalk", url)
+    assert info.value.permanent and "control characters" in info.value.message
+    assert "TOK" not in info.value.message and "令牌" not in info.value.message
+    # Blanks around the URL are not part of it.
+    assert webhooks.check_url("dingtalk", " https://oapi.dingtalk.com/robot/send?access_token=t\n")
+
+
+def test_errors_quoting_the_url_become_delivery_errors_naming_the_host(monkeypatch):
+    """http.client refuses a URL with a space with an error quoting it whole: what an older
+    stored URL, or a check let through, would produce. Nothing of it may come out."""
+    monkeypatch.setattr(webhooks, "check_url", lambda kind, url, extra_hosts=(): "127.0.0.1")
+    robot = webhooks.Robot("dingtalk", "http://127.0.0.1:9/robot/send?access_token=TOK EN",
+                           SECRET)
+    with pytest.raises(DeliveryError) as info:
+        webhooks.send(robot, "t", "x", timeout=2)
+    error = info.value
+    assert error.permanent and error.message.startswith("the request to 127.0.0.1 was refused")
+    assert "InvalidURL" in error.message and "TOK" not in error.message
+    assert error.__cause__ is None and error.__suppress_context__
+
+
+@pytest.mark.parametrize("raised,permanent", [
+    (ValueError("bad https://x/?access_token=TOKEN"), True),
+    (http.client.IncompleteRead(b"access_token=TOKEN"), False),
+    (RuntimeError("access_token=TOKEN"), False),
+])
+def test_any_error_while_sending_names_only_the_host(monkeypatch, raised, permanent):
+    def fail(request, timeout):
+        raise raised
+    monkeypatch.setattr(webhooks._opener, "open", fail)
+    robot = webhooks.Robot("wecom", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=TOKEN")
+    with pytest.raises(DeliveryError) as info:
+        webhooks.send(robot, "t", "x")
+    assert "TOKEN" not in info.value.message and "qyapi.weixin.qq.com" in info.value.message
+    assert info.value.permanent is permanent
+
+
+def test_an_error_while_building_the_request_names_only_the_host(monkeypatch):
+    def fail(*args, **kwargs):
+        raise TypeError("https://open.feishu.cn/open-apis/bot/v2/hook/TOKEN")
+    monkeypatch.setattr(webhooks, "build_request", fail)
+    robot = webhooks.Robot("feishu", "https://open.feishu.cn/open-apis/bot/v2/hook/TOKEN")
+    with pytest.raises(DeliveryError) as info:
+        webhooks.send(robot, "t", "x")
+    assert info.value.message == "cannot build the request to open.feishu.cn: TypeError"

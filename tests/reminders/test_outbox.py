@@ -1,19 +1,23 @@
 """The outbox: idempotent sweeps, retries, recovery after a crash, bad channels isolated."""
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import timedelta
 
 from sqlalchemy import update
 
-from tests.reminders.helpers import MONDAY, at, close_task, outbox, school
+from tests.reminders.helpers import MONDAY, at, close_task, outbox, robot_notes, school
 from tracker.extensions import db
 from tracker.models import (
     ChannelKind,
     GroupChannel,
     Notification,
     NotificationStatus,
+    SenderLease,
 )
 from tracker.reminders import outbox as sender
+from tracker.reminders.channels import webhooks
 from tracker.reminders.jobs import sweep
 
 
@@ -152,3 +156,74 @@ def test_webhook_500_retries_then_fails_visibly(app, webhook_server):
     assert [(r["status"], r["attempts"]) for r in rows] == [("failed", 5)]
     assert rows[0]["error"] == "127.0.0.1 answered HTTP 500"
     assert len(webhook_server.requests) == 5
+
+
+def _claims(app) -> dict[str, list]:
+    with app.app_context():
+        rows = db.session.execute(db.select(Notification.status, Notification.claimed_by,
+                                            Notification.claimed_until)
+                                  .order_by(Notification.id)).all()
+        lease = db.session.get(SenderLease, sender.LEASE_NAME)
+        result = {"status": [r.status.value for r in rows],
+                  "claimed": [r.claimed_by or r.claimed_until for r in rows if
+                              r.claimed_by or r.claimed_until],
+                  "lease_held": lease is not None and lease.expires_at > sender.wall_clock()}
+        db.session.remove()
+        return result
+
+
+def test_a_stop_ends_the_sweep_after_the_send_in_progress(app, webhook_server, monkeypatch):
+    """The scheduler is stopping: the send under way finishes, the rest of the batch goes
+    back to pending at once (not after the claim's ten minutes), the lease is let go."""
+    data = school(app)
+    robot_notes(app, data, webhook_server.url("/send?key=k"), 4, due=at(MONDAY, 8))
+    stop = threading.Event()
+    send = webhooks.send
+
+    def send_then_stop(*args, **kwargs):
+        stop.set()  # the signal arrives during the call
+        send(*args, **kwargs)
+    monkeypatch.setattr(webhooks, "send", send_then_stop)
+    with app.app_context():
+        outcomes = sender.deliver(at(MONDAY, 9), stop=stop)
+    assert [o.status for o in outcomes] == ["sent"]
+    assert len(webhook_server.requests) == 1
+    assert _claims(app) == {"status": ["sent", "pending", "pending", "pending"], "claimed": [],
+                            "lease_held": False}
+    with app.app_context():
+        assert sender.deliver(at(MONDAY, 9), stop=stop) == []  # stopped: claims nothing
+    monkeypatch.setattr(webhooks, "send", send)
+    with app.app_context():  # the next sender (a restarted scheduler) goes on at once
+        outcomes = sender.deliver(at(MONDAY, 9, 1))
+    assert [o.status for o in outcomes] == ["sent"] * 3
+    assert len(webhook_server.requests) == 4
+    assert _claims(app)["status"] == ["sent"] * 4
+
+
+def test_a_robot_token_reaches_no_log_and_no_stored_error(app, webhook_server, monkeypatch,
+                                                          caplog):
+    """A stored URL with a space in its query (saved before the check, or let through):
+    http.client's own error quotes the URL with the token and the DingTalk signature."""
+    caplog.set_level(logging.DEBUG)
+    data = school(app)
+    url = webhook_server.url("/robot/send?access_token=TOKEN123 x")
+    robot_notes(app, data, url, 1, due=at(MONDAY, 8), kind=ChannelKind.dingtalk,
+                secret="SECRET456")
+    with app.app_context():
+        [refused] = sender.deliver(at(MONDAY, 9))
+    assert (refused.status, refused.error) == ("failed", webhooks.UNSAFE_CHARACTERS)
+    # Past the check (as before it existed): the request itself fails, quoting the URL.
+    monkeypatch.setattr(webhooks, "check_url", lambda kind, url, extra_hosts=(): "127.0.0.1")
+    with app.app_context():
+        db.session.execute(update(Notification).values(status=NotificationStatus.pending))
+        db.session.commit()
+        [failed] = sender.deliver(at(MONDAY, 9, 5))
+        channel_error = db.session.execute(db.select(GroupChannel.last_error)).scalar_one()
+    assert failed.status == "failed" and "127.0.0.1" in failed.error
+    assert "InvalidURL" in failed.error and webhook_server.requests == []
+    stored = [r["error"] for r in outbox(app)] + [channel_error]
+    logged = [r.getMessage() + "\n" + (logging.Formatter().formatException(r.exc_info)
+                                         if r.exc_info else "") for r in caplog.records]
+    assert logged and stored
+    for secret in ("TOKEN123", "SECRET456", "sign="):
+        assert not [text for text in logged + stored if secret in text]

@@ -207,3 +207,56 @@ def test_other_organisations_robot_is_404(app, client, world):
     assert client.get(f"/notifications/admin/channels/{channel_id}").status_code == 404
     assert client.post(f"/notifications/admin/channels/{channel_id}/test").status_code == 404
     assert client.post(f"/notifications/admin/channels/{channel_id}/delete").status_code == 404
+
+
+def test_a_refused_robot_url_is_not_shown_back(app, client, webhook_server):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    data = school(app)
+    _passwords(app)
+    login(client, "admin@school.test")
+    form = {"kind": "dingtalk", "name": "教务群", "department_id": str(data["dept"]),
+            "secret": "SECabc", "enabled": "y"}
+    for url, reason in [
+            ("https://evil.example.com/robot/send?access_token=TOKEN123", "is not allowed"),
+            (webhook_server.url("/robot/send?access_token=TOKEN123 x"), "control characters")]:
+        page = client.post("/notifications/admin/channels/new", data={**form, "webhook_url": url})
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200 and reason in html
+        assert "URL you entered is not shown again: paste it again" in html
+        assert "TOKEN123" not in html and "SECabc" not in html
+        assert page.headers["Cache-Control"] == "no-store"
+    # Any other refusal (here a missing name) does not show it back either.
+    page = client.post("/notifications/admin/channels/new", data={
+        **form, "name": "", "webhook_url": webhook_server.url("/robot/send?access_token=TOKEN123")})
+    assert "TOKEN123" not in page.get_data(as_text=True)
+    for path in ("/notifications/admin/channels", "/notifications/admin/channels/new"):
+        assert client.get(path).headers["Cache-Control"] == "no-store"
+    with app.app_context():
+        assert db.session.execute(db.select(GroupChannel)).first() is None
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh"
+    page = client.post("/notifications/admin/channels/new", data={
+        **form, "webhook_url": webhook_server.url("/robot/send?access_token=TOKEN123 x")})
+    html = page.get_data(as_text=True)
+    assert "控制字符" in html and "TOKEN123" not in html
+
+
+def test_test_message_to_a_stored_url_with_a_space_is_an_error_not_a_500(
+        app, client, webhook_server, caplog):
+    data = school(app)
+    _passwords(app)
+    with app.app_context():  # stored before the URL check refused spaces
+        channel = GroupChannel(organization_id=data["org"], kind=ChannelKind.dingtalk, name="群",
+                               webhook_url=webhook_server.url("/robot/send?access_token=TOK EN"),
+                               secret="SECabc")
+        db.session.add(channel)
+        db.session.commit()
+        channel_id = channel.id
+    login(client, "admin@school.test")
+    caplog.set_level("DEBUG")
+    response = client.post(f"/notifications/admin/channels/{channel_id}/test")
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'id="channel-error"' in page and "TOK EN" not in page and "TOK%20EN" not in page
+    assert webhook_server.requests == []
+    assert caplog.records
+    assert not [r for r in caplog.records if "TOK" in r.getMessage() or r.exc_info]

@@ -6,6 +6,7 @@ run twice at the same ``now`` the second one writes and sends nothing.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -35,7 +36,10 @@ class SweepResult:
 
 
 def sweep(now: datetime | None = None, *, kinds: tuple[str, ...] = ALL_KINDS,
-          dry_run: bool = False, send: bool = True) -> SweepResult:
+          dry_run: bool = False, send: bool = True,
+          stop: threading.Event | None = None) -> SweepResult:
+    """Plan what is due at ``now`` into the outbox, commit, then send. ``stop``: once set,
+    the sender ends after the send in progress (the scheduler is stopping)."""
     now = now or datetime.now(timezone.utc)
     result = SweepResult()
     try:
@@ -51,24 +55,24 @@ def sweep(now: datetime | None = None, *, kinds: tuple[str, ...] = ALL_KINDS,
         db.session.rollback()
         raise
     if send:
-        result.outcomes = outbox.deliver(now)
+        result.outcomes = outbox.deliver(now, stop=stop)
     return result
 
 
-def _job(app: Flask, kinds: tuple[str, ...]) -> dict[str, int]:
-    return sweep(kinds=kinds).counts()
+def _job(app: Flask, kinds: tuple[str, ...], stop: threading.Event | None) -> dict[str, int]:
+    return sweep(kinds=kinds, stop=stop).counts()
 
 
-def reminder_sweep(app: Flask) -> dict[str, int]:
+def reminder_sweep(app: Flask, stop: threading.Event | None = None) -> dict[str, int]:
     """Every few minutes: reminders due now, then everything pending in the outbox."""
-    return _job(app, ("reminders",))
+    return _job(app, ("reminders",), stop)
 
 
-def daily_digest(app: Flask) -> dict[str, int]:
+def daily_digest(app: Flask, stop: threading.Event | None = None) -> dict[str, int]:
     """Hourly: each organisation's daily digests once its digest time has come."""
-    return _job(app, ("daily",))
+    return _job(app, ("daily",), stop)
 
 
-def weekly_digest(app: Flask) -> dict[str, int]:
+def weekly_digest(app: Flask, stop: threading.Event | None = None) -> dict[str, int]:
     """Hourly on Mondays (and catching up later that week): the leadership digest."""
-    return _job(app, ("weekly",))
+    return _job(app, ("weekly",), stop)

@@ -14,12 +14,16 @@ Row life: pending → claimed → sending → sent | pending (retry with backoff
   automatically. So no reminder is sent twice, and the only window in which one can be
   lost is a crash during a single external call; it is then visible, not silent.
 * In-app notifications have no external call: claimed → sent in one transaction.
+* Stopping (the scheduler got SIGTERM): the sender finishes the send in progress, gives
+  back the rows it claimed and did not send (claimed → pending at once, not after the
+  lease) and releases the SQLite lease, so a restarted sender goes on without waiting.
 """
 from __future__ import annotations
 
 import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -151,6 +155,17 @@ def claim(holder: str, now: datetime, limit: int = BATCH) -> list[int]:
     return list(db.session.execute(select(Notification.id).where(
         Notification.id.in_(ids), Notification.claimed_by == holder,
         Notification.status == S.claimed).order_by(Notification.id)).scalars())
+
+
+def give_back(holder: str) -> int:
+    """This sender's claimed rows it will not send now: back to pending (nothing was sent).
+    Rows already ``sending`` are left alone."""
+    back = db.session.execute(update(Notification).where(
+        Notification.status == S.claimed, Notification.claimed_by == holder)
+        .values(status=S.pending, claimed_by=None, claimed_until=None)
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return back
 
 
 def _move(row_id: int, holder: str, frm: NotificationStatus, **values) -> bool:
@@ -364,12 +379,19 @@ def deliver_in_app(now: datetime, cache: dict, batch: int = IN_APP_BATCH) -> lis
         db.session.commit()
 
 
-def deliver(now: datetime | None = None, *, holder: str | None = None,
-            limit: int = 10_000) -> list[Outcome]:
-    """Send everything due at ``now``. Commits; never raises for a bad row or channel."""
+def deliver(now: datetime | None = None, *, holder: str | None = None, limit: int = 10_000,
+            stop: threading.Event | None = None) -> list[Outcome]:
+    """Send everything due at ``now``. Commits; never raises for a bad row or channel.
+
+    ``stop`` is looked at before each claim and before each send: once it is set, the
+    send in progress finishes, the rows claimed but not sent go back to pending and the
+    SQLite lease is released (the scheduler is stopping)."""
     now = now or wall_clock()
     holder = holder or new_sender_id()
+    stop = stop or threading.Event()
     sqlite_lease = _dialect() == "sqlite"
+    if stop.is_set():
+        return []
     if sqlite_lease and not acquire_lease(holder):
         log.info("another sender holds the outbox lease; not sending now")
         return []
@@ -378,11 +400,13 @@ def deliver(now: datetime | None = None, *, holder: str | None = None,
     try:
         recover()
         outcomes.extend(deliver_in_app(now, cache))
-        while len(outcomes) < limit:
+        while len(outcomes) < limit and not stop.is_set():
             ids = claim(holder, now, min(BATCH, limit - len(outcomes)))
             if not ids:
                 break
             for row_id in ids:
+                if stop.is_set():
+                    break
                 outcome = send_one(row_id, holder, now, cache)
                 if outcome is not None:
                     outcomes.append(outcome)
@@ -391,8 +415,16 @@ def deliver(now: datetime | None = None, *, holder: str | None = None,
             # Rows deferred (quiet hours) or retried later are not due again now.
     finally:
         db.session.rollback()
-        if sqlite_lease:
-            release_lease(holder)
+        try:
+            # Normally none are left; after a stop (or an error) the rest of the batch.
+            back = give_back(holder)
+            if back:
+                log.info("outbox sender: %d claimed notifications given back unsent", back)
+        finally:
+            if sqlite_lease:
+                release_lease(holder)
+    if stop.is_set():
+        log.info("outbox sender stopped early: %d notifications handled", len(outcomes))
     return outcomes
 
 

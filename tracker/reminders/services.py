@@ -168,6 +168,10 @@ def save_channel(org: Organization, channel: GroupChannel | None, *, kind: str, 
     try:
         webhooks.check_url(kind, webhook_url, extra_webhook_hosts())
     except DeliveryError as error:
+        if error.message == webhooks.UNSAFE_CHARACTERS:
+            raise ServiceError(_("Webhook URL: it contains spaces, control characters or "
+                                 "non-ASCII characters. Copy it again from the robot's "
+                                 "settings."), field="webhook_url") from None
         raise ServiceError(_("Webhook URL: %(reason)s", reason=error.message),
                            field="webhook_url") from None
     if department_id:

@@ -1,7 +1,17 @@
 """Notification pages: the bell and inbox, preferences; the admin's rules, robots, outbox."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -131,8 +141,14 @@ def admin_channels():
     channels = db.session.execute(
         select(GroupChannel).where(GroupChannel.organization_id == current_user.organization_id)
         .options(selectinload(GroupChannel.department)).order_by(GroupChannel.id)).scalars().all()
-    return render_template("reminders/admin_channels.html", channels=channels,
-                           mask_url=mask_url)
+    return _no_store(render_template("reminders/admin_channels.html", channels=channels,
+                                     mask_url=mask_url))
+
+
+def _no_store(page: str):
+    response = make_response(page)
+    response.headers["Cache-Control"] = "no-store"  # robot pages: set-up of credentials
+    return response
 
 
 @bp.route("/admin/channels/new", methods=["GET", "POST"])
@@ -160,8 +176,14 @@ def admin_channel(channel_id: int | None = None):
             db.session.commit()
             flash(_("Robot saved. Send a test message to check it."), "success")
             return redirect(url_for(".admin_channel", channel_id=channel.id))
-    return render_template("reminders/admin_channel.html", form=form, channel=channel,
-                           mask_url=mask_url, unreadable=is_unreadable)
+    if form.webhook_url.data:
+        # Shown again, the submitted URL (with its token) would sit in the page's HTML.
+        form.webhook_url.data = ""
+        form.webhook_url.errors = list(form.webhook_url.errors) + [
+            _("For safety the URL you entered is not shown again: paste it again.")]
+    return _no_store(render_template("reminders/admin_channel.html", form=form,
+                                     channel=channel, mask_url=mask_url,
+                                     unreadable=is_unreadable))
 
 
 @bp.route("/admin/channels/<int:channel_id>/test", methods=["POST"])

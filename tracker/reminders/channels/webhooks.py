@@ -2,14 +2,17 @@
 
 Hosts are restricted to the vendors' own (plus ``WEBHOOK_ALLOWED_HOSTS``); redirects
 are never followed; every request has a timeout. Error messages name the host only:
-webhook URLs carry access tokens / keys and must not reach logs or pages.
+webhook URLs carry access tokens / keys and must not reach logs or pages, so ``send``
+raises nothing but ``DeliveryError`` (the standard library's own errors quote the URL).
 """
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import http.client
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -43,6 +46,19 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirect)
 
 
+# Spaces, control characters and anything not ASCII: http.client refuses them at send time
+# with an error quoting the whole URL, token included.
+_UNSAFE = re.compile(r"[^\x21-\x7e]")
+UNSAFE_CHARACTERS = ("the webhook URL contains spaces, control characters or non-ASCII "
+                     "characters")
+
+
+def has_unsafe_characters(url: str) -> bool:
+    """Whether the URL (without surrounding blanks) holds a space, a control character or a
+    non-ASCII character."""
+    return bool(_UNSAFE.search((url or "").strip()))
+
+
 def check_url(kind: str, url: str, extra_hosts: Iterable[str] = ()) -> str:
     """Validate a webhook URL; return the host. Raises DeliveryError(permanent)."""
     if kind not in VENDOR_HOSTS:
@@ -51,11 +67,14 @@ def check_url(kind: str, url: str, extra_hosts: Iterable[str] = ()) -> str:
         parts = urlsplit((url or "").strip())
         host = (parts.hostname or "").lower()
         parts.port  # noqa: B018  (raises on a malformed port)
+        query = parse_qs(parts.query)
     except ValueError:
         raise DeliveryError("the webhook URL is malformed", permanent=True) from None
     if parts.scheme not in ("http", "https") or not host:
         raise DeliveryError("the webhook URL must start with https:// and name a host",
                             permanent=True)
+    if has_unsafe_characters(url):
+        raise DeliveryError(UNSAFE_CHARACTERS, permanent=True)
     extra = {h.strip().lower() for h in extra_hosts if h and h.strip()}
     if host in VENDOR_HOSTS[kind]:
         if parts.scheme != "https":
@@ -68,10 +87,10 @@ def check_url(kind: str, url: str, extra_hosts: Iterable[str] = ()) -> str:
     if parts.username or parts.password:
         raise DeliveryError("the webhook URL must not contain a user name or password",
                             permanent=True)
-    if kind == "wecom" and not parse_qs(parts.query).get("key"):
+    if kind == "wecom" and not query.get("key"):
         raise DeliveryError("a WeCom robot URL carries its key: …/webhook/send?key=…",
                             permanent=True)
-    if kind == "dingtalk" and not parse_qs(parts.query).get("access_token"):
+    if kind == "dingtalk" and not query.get("access_token"):
         raise DeliveryError("a DingTalk robot URL carries access_token=…", permanent=True)
     return host
 
@@ -144,11 +163,20 @@ _TEMPORARY_CODES = {-1, 130101, 45009, 9499, 11232, 11233}
 
 def send(robot: Robot, title: str, markdown: str, *, extra_hosts: Iterable[str] = (),
          timeout: float = DEFAULT_TIMEOUT, now: float | None = None) -> None:
+    """POST the message. Raises only DeliveryError, whose message names the host and never
+    the URL: the errors raised on the way (``http.client.InvalidURL``, ``ValueError``…)
+    quote the URL with its token or signature, so they are replaced, not chained."""
     host = check_url(robot.kind, robot.url, extra_hosts)
-    url, body = build_request(robot, title, markdown, now)
-    data = json.dumps(body, ensure_ascii=False).encode()
-    request = urllib.request.Request(url, data=data, method="POST", headers={
-        "Content-Type": "application/json; charset=utf-8", "User-Agent": "PlanTracker/1"})
+    try:
+        url, body = build_request(robot, title, markdown, now)
+        data = json.dumps(body, ensure_ascii=False).encode()
+        request = urllib.request.Request(url, data=data, method="POST", headers={
+            "Content-Type": "application/json; charset=utf-8", "User-Agent": "PlanTracker/1"})
+    except DeliveryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 — its text may quote the URL
+        raise DeliveryError(f"cannot build the request to {host}: {exc.__class__.__name__}",
+                            permanent=True) from None
     try:
         with _opener.open(request, timeout=timeout) as response:
             raw = response.read(65536)
@@ -160,6 +188,11 @@ def send(robot: Robot, title: str, markdown: str, *, extra_hosts: Iterable[str] 
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise DeliveryError(f"cannot reach {host}: {reason.__class__.__name__}") from None
+    except (http.client.InvalidURL, ValueError) as exc:  # the URL itself: retrying won't help
+        raise DeliveryError(f"the request to {host} was refused before sending: "
+                            f"{exc.__class__.__name__}", permanent=True) from None
+    except Exception as exc:  # noqa: BLE001 — HTTPException (a broken answer), or else
+        raise DeliveryError(f"sending to {host} failed: {exc.__class__.__name__}") from None
     try:
         answer = json.loads(raw.decode("utf-8") or "{}")
     except (UnicodeDecodeError, json.JSONDecodeError):
