@@ -6,13 +6,15 @@ schema is created once and every table emptied before each test.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
 import tracker.models.org as org_models
@@ -235,3 +237,31 @@ class World:
     foreign_task: int
     emails: dict
     user_ids: dict
+
+
+@contextmanager
+def recorded_statements(app):
+    """The SQL statements the app's engine runs inside the block, as they run: for
+    asserting that a page's query count does not grow with its data."""
+    with app.app_context():
+        engine = db.engine
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def answer_json(handler, status: int, body) -> None:
+    """A local HTTP receiver's answer (``http.server`` handler): JSON with its length."""
+    payload = json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(payload)))
+    handler.end_headers()
+    handler.wfile.write(payload)

@@ -31,6 +31,7 @@ from scripts.audit_deps import (
     severity_from_records,
     summary_lines,
 )
+from tests.conftest import answer_json
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "audit_deps.py"
@@ -276,12 +277,7 @@ def fake_osv():
 
     class Handler(BaseHTTPRequestHandler):
         def _answer(self, code, body):
-            payload = json.dumps(body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            answer_json(self, code, body)
 
         def do_POST(self):  # noqa: N802 (http.server's naming)
             query = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

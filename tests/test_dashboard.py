@@ -7,9 +7,9 @@ from datetime import date, datetime, timedelta, timezone
 from html import unescape
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
-from tests.conftest import login
+from tests.conftest import login, recorded_statements
 from tracker.extensions import db
 from tracker.models import (
     NodeKind,
@@ -313,18 +313,8 @@ def _grow(app, org_id: int, plan_id: int, node_id: int, n: int, users: list[int]
 
 
 def _count_queries(app, client, url: str) -> int:
-    with app.app_context():
-        engine = db.engine
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(app) as statements:
         assert client.get(url).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     return len(statements)
 
 
@@ -362,10 +352,6 @@ def test_district_query_count_does_not_grow_with_schools_or_tasks(app, client, s
 
 
 def statements_of(app, client, url):
-    with app.app_context():
-        engine = db.engine
-    statements: list[str] = []
-    event.listen(engine, "before_cursor_execute",
-                 lambda c, cur, statement, *a: statements.append(statement[:90]))
-    client.get(url)
-    return "\n".join(statements)
+    with recorded_statements(app) as statements:
+        client.get(url)
+    return "\n".join(s[:90] for s in statements)

@@ -7,7 +7,6 @@ sending to a group robot (a local HTTP receiver) that answers slowly.
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from config import TestingConfig
+from tests.conftest import answer_json
 from tests.reminders.helpers import robot_notes, school
 from tracker import create_app
 from tracker.extensions import db
@@ -179,12 +179,7 @@ class SlowRobot:
                 robot.requests.append(time.monotonic())
                 robot.arrived.set()
                 robot.release.wait(robot.delay)
-                payload = json.dumps({"errcode": 0, "errmsg": "ok"}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                answer_json(self, 200, {"errcode": 0, "errmsg": "ok"})
 
             def log_message(self, *args):
                 pass

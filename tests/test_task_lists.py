@@ -6,10 +6,9 @@ queries; these tests pin what the pages print from them.
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.exc import StatementError
 
-from tests.conftest import login
+from tests.conftest import login, recorded_statements
 from tracker import policy
 from tracker.extensions import db
 from tracker.models import Organization, Plan, PlanNode, Recurrence, Task, User
@@ -82,22 +81,6 @@ def test_supporting_owner_gets_note_only_form_and_the_task_page_form(client, app
     assert 'id="update-form"' in detail and 'name="status"' not in detail
 
 
-def _count(app, fn) -> int:
-    with app.app_context():
-        engine = db.engine
-    statements = []
-
-    def before(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        fn()
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-    return len(statements)
-
-
 @pytest.mark.parametrize("path,role", [("/tasks/mine", "lead"), ("/tasks/", "leader")])
 def test_query_count_is_fixed_with_plan_paths_and_occurrences(client, app, world, make_task,
                                                               path, role):
@@ -121,10 +104,13 @@ def test_query_count_is_fixed_with_plan_paths_and_occurrences(client, app, world
 
     login(client, world.emails[role])
     add(2)
-    small = _count(app, lambda: client.get(path))
+    with recorded_statements(app) as small:
+        client.get(path)
     add(20)
-    large = _count(app, lambda: client.get(path))
-    assert small == large, f"{path}: {small} statements with 2 recurring measures, {large} with 22"
+    with recorded_statements(app) as large:
+        client.get(path)
+    assert len(small) == len(large), \
+        f"{path}: {len(small)} statements with 2 recurring measures, {len(large)} with 22"
 
 
 def test_each_viewer_sees_only_their_own_tasks_in_turn_and_unbound_rule_fails(app, world):

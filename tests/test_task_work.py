@@ -3,9 +3,9 @@ import io
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
-from tests.conftest import login
+from tests.conftest import login, recorded_statements
 from tests.test_access import png_bytes
 from tracker.extensions import db
 from tracker.models import (
@@ -250,18 +250,8 @@ def test_recurring_measure_occurrences_roll_up(app, world, make_term):
 
 
 def _count_queries(app, fn) -> int:
-    with app.app_context():
-        engine = db.engine
-    statements = []
-
-    def before(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
+    with recorded_statements(app) as statements:
         fn()
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
     return len(statements)
 
 

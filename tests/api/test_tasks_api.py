@@ -2,13 +2,12 @@
 changes nothing, and list endpoints that run a fixed number of queries."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
 from tests.api.conftest import bearer
+from tests.conftest import recorded_statements
 from tracker.extensions import db
 from tracker.i18n import local_today
 from tracker.models import Organization, Task, TaskEvent, TaskStatus, User
@@ -193,24 +192,6 @@ def test_huge_ids_in_urls_are_404_not_errors(client, tokens, world):
     assert response.status_code == 404
 
 
-@contextmanager
-def count_queries(app):
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, *args):
-        if not statement.lstrip().upper().startswith(("BEGIN", "PRAGMA", "SAVEPOINT",
-                                                      "RELEASE")):
-            statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-
-
 def _add_tasks(app, world, make_task, n, *, plan_node=None):
     from tracker.models import Department, NodeKind, Plan, PlanNode
 
@@ -243,10 +224,10 @@ def test_list_endpoints_run_a_fixed_number_of_queries(app, client, tokens, world
     headers = bearer(tokens[role])
     client.get(url, headers=headers)  # token's last-used time recorded; not counted below
     _add_tasks(app, world, make_task, 2)
-    with count_queries(app) as few:
+    with recorded_statements(app) as few:
         assert client.get(url, headers=headers).status_code == 200
     _add_tasks(app, world, make_task, 30)
-    with count_queries(app) as more:
+    with recorded_statements(app) as more:
         response = client.get(url, headers=headers)
     assert response.status_code == 200
     assert len(more) == len(few), "\n".join(more)

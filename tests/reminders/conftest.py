@@ -13,6 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests.conftest import answer_json
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -86,12 +88,7 @@ def webhook_server(app):
                 self.send_header("Location", hook.redirect_to)
                 self.end_headers()
                 return
-            payload = json.dumps(hook.answer).encode()
-            self.send_response(hook.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            answer_json(self, hook.status, hook.answer)
 
         def log_message(self, *args):
             pass

@@ -2,11 +2,8 @@
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
-from sqlalchemy import event
-
-from tests.conftest import login
+from tests.conftest import login, recorded_statements
 from tests.reminders.helpers import MONDAY, at, outbox, school
 from tracker.extensions import db
 from tracker.models import (
@@ -36,22 +33,6 @@ def _passwords(app):
         db.session.remove()
 
 
-@contextmanager
-def statements(app):
-    seen: list[str] = []
-    with app.app_context():
-        engine = db.engine
-
-    def record(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 def test_bell_inbox_and_mark_read(app, client):
     data = school(app, [("检查", "zh", MONDAY), ("总结", "zh", MONDAY)])
     _passwords(app)
@@ -59,7 +40,7 @@ def test_bell_inbox_and_mark_read(app, client):
     with app.app_context():
         sweep(at(MONDAY, 9), kinds=("reminders",))
     login(client, "zhang@school.test")
-    with statements(app) as seen:
+    with recorded_statements(app) as seen:
         page = client.get("/account/").get_data(as_text=True)
     bell_queries = [s for s in seen if "count(*)" in s.lower() and "notifications" in s]
     assert len(bell_queries) == 1
