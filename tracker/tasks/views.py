@@ -7,6 +7,7 @@ without JavaScript the same form posts and redirects.
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 from flask import (
@@ -72,28 +73,9 @@ def _card_context(tasks: list[queries.TaskCard]) -> dict:
     return {"today": local_today(), "now": local_now(), "stale_days": org.stale_after_days,
             "paths": queries.plan_paths(tasks), "next_occ": queries.next_occurrences(tasks),
             "occ": queries.occurrence_summary([t.id for t in tasks if t.recurrence]),
-            "evidence_accept": EVIDENCE_ACCEPT, "may_update": _may_update(),
-            "task_url": _task_url_prefix()}
-
-
-def _may_update():
-    """``policy.can_update_task`` for cards, reading the user's departments once."""
-    user = current_user._get_current_object()  # not the proxy once per card
-    leader, user_id, org_id = policy.is_leader(user), user.id, user.organization_id
-    my_departments: set[int] | None = None  # read only if a card is led by a department
-
-    def may_update(card: queries.TaskCard) -> bool:
-        nonlocal my_departments
-        if card.organization_id != org_id:
-            return False
-        if leader or card.lead_user_id == user_id:
-            return True
-        if card.lead_user_id is not None or card.lead_department_id is None:
-            return False
-        if my_departments is None:
-            my_departments = {d.id for d in user.departments}
-        return card.lead_department_id in my_departments
-    return may_update
+            "evidence_accept": EVIDENCE_ACCEPT, "task_url": _task_url_prefix(),
+            # the policy's own rule, bound to the user object (not the proxy per card)
+            "may_update": partial(policy.can_update_task, current_user._get_current_object())}
 
 
 def _task_url_prefix() -> str:
