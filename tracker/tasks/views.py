@@ -7,7 +7,6 @@ without JavaScript the same form posts and redirects.
 from __future__ import annotations
 
 from datetime import date
-from functools import partial
 from pathlib import Path
 
 from flask import (
@@ -30,7 +29,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from tracker import policy
 from tracker.errors import show_form_error
 from tracker.extensions import db
-from tracker.i18n import local_now, local_today
+from tracker.i18n import local_now, local_today, localdate
 from tracker.inputs import whole_number
 from tracker.models import (
     Attachment,
@@ -44,7 +43,7 @@ from tracker.models import (
     User,
 )
 from tracker.services import ServiceError
-from tracker.tasks import evidence, paths, queries, services
+from tracker.tasks import cards, evidence, paths, queries, services
 from tracker.tasks.forms import (
     EVIDENCE_ACCEPT,
     STATUS_CHOICES,
@@ -53,7 +52,7 @@ from tracker.tasks.forms import (
     ProgressForm,
     TaskEditForm,
 )
-from tracker.tasks.labels import label
+from tracker.tasks.labels import card_labels, label
 
 bp = Blueprint("tasks", __name__)
 
@@ -68,14 +67,25 @@ def _wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json"
 
 
-def _card_context(tasks: list[queries.TaskCard]) -> dict:
-    org = current_user.organization
-    return {"today": local_today(), "now": local_now(), "stale_days": org.stale_after_days,
-            "paths": queries.plan_paths(tasks), "next_occ": queries.next_occurrences(tasks),
-            "occ": queries.occurrence_summary([t.id for t in tasks if t.recurrence]),
-            "evidence_accept": EVIDENCE_ACCEPT, "task_url": _task_url_prefix(),
-            # the policy's own rule, bound to the user object (not the proxy per card)
-            "may_update": partial(policy.can_update_task, current_user._get_current_object())}
+def _card_views(tasks: list[queries.TaskCard], *, occurrences: bool) -> list[cards.CardView]:
+    """What each card or row shows (``tasks.cards``). With ``occurrences`` (the cards of
+    my tasks) recurring measures show their next occurrence and their done/total count."""
+    now = local_now()
+    recurring = [t.id for t in tasks if t.recurrence] if occurrences else []
+    return cards.present(
+        tasks, labels=card_labels(), today=now.date(), now=now,
+        stale_days=current_user.organization.stale_after_days,
+        paths=queries.plan_paths(tasks), format_date=localdate,
+        task_url=_task_url_prefix(),
+        may_update=policy.update_checker(current_user._get_current_object()),
+        next_occurrences=queries.next_occurrences(tasks) if recurring else None,
+        occurrence_counts=queries.occurrence_summary(recurring) if recurring else None)
+
+
+def _card_page_context() -> dict:
+    """What the cards' template needs besides the cards: the labels, the shared form's."""
+    labels = card_labels()
+    return {"ui": labels.ui, "status_labels": labels.status, "evidence_accept": EVIDENCE_ACCEPT}
 
 
 def _task_url_prefix() -> str:
@@ -86,10 +96,12 @@ def _task_url_prefix() -> str:
 @bp.route("/mine")
 def mine():
     leading, supporting = queries.my_cards(current_user)
-    context = _card_context(leading + supporting)
+    views = _card_views(leading + supporting, occurrences=True)
+    by_id = {view.task.id: view for view in views}
+    groups = queries.group_by_urgency(leading, local_today())
     return render_template("tasks/mine.html",
-                           groups=queries.group_by_urgency(leading, context["today"]),
-                           supporting=supporting, **context)
+                           groups={k: [by_id[t.id] for t in ts] for k, ts in groups.items()},
+                           supporting=views[len(leading):], **_card_page_context())
 
 
 def _int_arg(name: str) -> int | None:
@@ -160,7 +172,7 @@ def _render_index(bulk: BulkForm | None, selected: frozenset[int] = frozenset(),
                            statuses=STATUS_CHOICES, section=section, bulk=bulk,
                            selected=selected,
                            args={k: v for k, v in request.args.items() if k != "page"},
-                           **_card_context(page.items)), status
+                           rows=_card_views(page.items, occurrences=False)), status
 
 
 @bp.route("/bulk", methods=["POST"])
@@ -324,8 +336,9 @@ def _saved_card(task_id: int) -> dict:
                                .where(Task.id == updated.parent_id))
         shown = parent[0] if parent else updated
     return {"ok": True, "version": updated.version,
-            "card": render_template("_partials/task_card.html", task=shown,
-                                    **_card_context([shown]))}
+            "card": render_template("_partials/task_card.html",
+                                    card=_card_views([shown], occurrences=True)[0],
+                                    **_card_page_context())}
 
 
 @bp.route("/<int:task_id>/acceptance", methods=["POST"])
