@@ -6,12 +6,13 @@ queries; these tests pin what the pages print from them.
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.exc import StatementError
 
 from tests.conftest import login, recorded_statements
 from tracker import policy
 from tracker.extensions import db
-from tracker.models import Organization, Plan, PlanNode, Recurrence, Task, User
+from tracker.models import Organization, Plan, PlanNode, Recurrence, Task, TaskStatus, User
 from tracker.tasks import paths, queries
 
 
@@ -68,8 +69,22 @@ def test_next_occurrence_is_the_earliest_dated_open_one(app, world, make_task):
         make_task(org, "每周升旗 第2周", lead_user=lead, parent_id=parent.id,
                   due=soon + timedelta(days=7))
         db.session.commit()
-        nxt = queries.next_occurrences(queries.cards_by_id([parent.id]))
+        nxt, counts = queries.occurrence_overview(queries.cards_by_id([parent.id]))
         assert nxt[parent.id].id == first.id  # dated before undated, then by id
+        assert counts[parent.id] == (0, 4)
+        first_task = db.session.get(Task, first.id)
+        first_task.status = TaskStatus.done
+        undated.status = TaskStatus.cancelled
+        db.session.commit()
+        nxt, counts = queries.occurrence_overview(queries.cards_by_id([parent.id]))
+        assert nxt[parent.id].title == "每周升旗 第1周b"  # the earliest one still open
+        assert counts[parent.id] == (1, 3)  # cancelled ones do not count
+        for occurrence in db.session.execute(select(Task).where(Task.parent_id == parent.id)
+                                             ).scalars():
+            occurrence.status = TaskStatus.done
+        db.session.commit()
+        nxt, counts = queries.occurrence_overview(queries.cards_by_id([parent.id]))
+        assert parent.id not in nxt and counts[parent.id] == (4, 4)  # nothing left to update
 
 
 def test_supporting_owner_gets_note_only_form_and_the_task_page_form(client, app, world):

@@ -217,6 +217,22 @@ def test_refused_bulk_action_shows_the_list_again_with_the_input_kept(client, ap
     assert _task(app, world.task).status == TaskStatus.not_started
 
 
+def test_a_refused_bulk_action_on_page_two_stays_on_page_two(client, app, world, make_task):
+    with app.app_context():
+        org = db.session.get(Organization, world.org)
+        for n in range(55):  # a second page of the list (50 a page)
+            make_task(org, f"第{n}项", due=date.today() + timedelta(days=n + 20))
+        db.session.commit()
+    login(client, world.emails["leader"])
+    listed = client.get("/tasks/?sort=due&page=2").get_data(as_text=True)
+    assert 'action="/tasks/bulk?sort=due&amp;page=2"' in listed
+    response = client.post("/tasks/bulk?sort=due&page=2", data={
+        "task": [world.task], "action": "due", "note": "改期"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "第54项" in page and "第0项" not in page
+    assert 'class="page-item active"' in page and '>2</a>' in page
+
+
 def test_bulk_refuses_other_organisations_and_staff(client, app, world):
     login(client, world.emails["leader"])
     response = client.post("/tasks/bulk", data={"task": [world.foreign_task], "action": "cancel",

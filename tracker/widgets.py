@@ -9,17 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask import Flask
-from markupsafe import Markup
-
-_OPTION = Markup('<option value="%s">%s</option>')
-_SELECTED = Markup('<option value="%s" selected>%s</option>')
+from markupsafe import Markup, escape
 
 
 def options(pairs: Iterable, selected=None) -> Markup:
     """``<option>`` elements for (value, label) pairs (rows or tuples); the one whose value
-    equals ``selected`` is marked selected."""
-    return Markup("").join(
-        (_SELECTED if value == selected else _OPTION) % (value, label) for value, label in pairs)
+    equals ``selected`` is marked selected. Values and labels are escaped (an f-string
+    over ``escape`` is several times faster than ``Markup.__mod__`` per option)."""
+    return Markup("".join(
+        f'<option value="{escape(value)}"{" selected" if value == selected else ""}>'
+        f'{escape(label)}</option>' for value, label in pairs))
 
 
 def register(app: Flask) -> None:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Select, and_, bindparam, func, literal_column, or_, select
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import Select, and_, bindparam, case, func, literal_column, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
 from tracker import policy
@@ -16,6 +17,7 @@ from tracker.models import (
     Acceptance,
     Attachment,
     Department,
+    Plan,
     PlanNode,
     Recurrence,
     Task,
@@ -99,6 +101,21 @@ def cards(stmt: Select) -> list[TaskCard]:
     return [TaskCard(*row) for row in db.session.connection().execute(_as_cards(stmt))]
 
 
+class CardPage(Pagination):
+    """A page of a ``select(Task)`` read straight as cards (one statement for the page,
+    one for the count), for the pager in ``_partials/pager.html``. Flask-SQLAlchemy's
+    own ``paginate`` reads ORM objects or a single column; paging over ids and then
+    reading their cards took a statement more."""
+
+    def _query_items(self) -> list[TaskCard]:
+        return cards(self._query_args["select"].limit(self.per_page).offset(self._query_offset))
+
+    def _query_count(self) -> int:
+        ids = self._query_args["select"].with_only_columns(Task.id).order_by(None).subquery()
+        return db.session.connection().execute(
+            select(func.count()).select_from(ids)).scalar_one()
+
+
 def cards_by_id(ids: list[int]) -> list[TaskCard]:
     """Cards for these task ids, in the order given (the caller checked visibility)."""
     if not ids:
@@ -175,6 +192,25 @@ SORTS = {
 }
 
 
+_ORG = bindparam("org_id")
+_FILTER_CHOICES = (
+    select(Plan.id, Plan.title).where(Plan.organization_id == _ORG)
+    .order_by(Plan.created_at.desc()),
+    select(User.id, User.name).where(User.organization_id == _ORG, User.active.is_(True))
+    .order_by(User.name),
+    select(Department.id, Department.name).where(Department.organization_id == _ORG)
+    .order_by(Department.name),
+)
+
+
+def filter_choices(org_id: int) -> tuple[list, list, list]:
+    """(plans, active people, departments) of an organisation as (id, name) rows: what the
+    task list's filters and bulk action offer (not a hundred ORM objects)."""
+    connection = db.session.connection()
+    return tuple(connection.execute(stmt, {"org_id": org_id}).all()  # type: ignore[return-value]
+                 for stmt in _FILTER_CHOICES)
+
+
 def section_node_ids(section_id: int) -> Select:
     """The node and all its descendants (recursive CTE: works on SQLite and PostgreSQL)."""
     tree = select(PlanNode.id).where(PlanNode.id == section_id).cte("tree", recursive=True)
@@ -243,22 +279,42 @@ def plan_paths(tasks: list) -> dict[int, str]:
     return {node_id: "".join(parts) for node_id, parts in labels.items()}
 
 
-_NEXT_OCCURRENCES = _as_cards(
-    select(Task).where(Task.parent_id.in_(bindparam("parent_ids", expanding=True)),
-                       Task.status.in_(OPEN_STATUSES))
-    .order_by(Task.parent_id, Task.due_date.is_(None), Task.due_date, Task.id))
+def _occurrence_overview() -> Select:
+    """Per recurring measure (``parent_ids``), in one statement: its earliest open
+    occurrence as a card row (dated before undated, then by id; a done or cancelled one
+    when none is open) with the measure's done and total (not cancelled) counts."""
+    is_open = Task.status.in_(OPEN_STATUSES)
+    partition = {"partition_by": Task.parent_id}
+    first = func.row_number().over(
+        **partition, order_by=(case((is_open, 0), else_=1), Task.due_date.is_(None),
+                               Task.due_date, Task.id))
+    done = func.sum(case((Task.status == TaskStatus.done, 1), else_=0)).over(**partition)
+    total = func.sum(case((Task.status == TaskStatus.cancelled, 0), else_=1)).over(**partition)
+    ranked = (select(*_CARD_SELECT, first.label("rank"), done.label("done_count"),
+                     total.label("total_count"))
+              .where(Task.parent_id.in_(bindparam("parent_ids", expanding=True)))
+              .subquery("ranked"))
+    return select(ranked).where(ranked.c.rank == 1)
 
 
-def next_occurrences(tasks: list) -> dict[int, TaskCard]:
-    """For recurring tasks: their earliest open occurrence — one query for all."""
+_OCCURRENCE_OVERVIEW = _occurrence_overview()
+_CARD_FIELDS = len(_CARD_SELECT)
+
+
+def occurrence_overview(tasks: list) -> tuple[dict[int, TaskCard], dict[int, tuple[int, int]]]:
+    """For the recurring tasks among ``tasks``: (measure id → its earliest open
+    occurrence, measure id → (done, total excluding cancelled)) — one query for all."""
     ids = [t.id for t in tasks if t.recurrence is not None]
     if not ids:
-        return {}
-    result: dict[int, TaskCard] = {}
-    for row in db.session.connection().execute(_NEXT_OCCURRENCES, {"parent_ids": ids}):
-        occurrence = TaskCard(*row)
-        result.setdefault(occurrence.parent_id, occurrence)
-    return result
+        return {}, {}
+    upcoming: dict[int, TaskCard] = {}
+    counts: dict[int, tuple[int, int]] = {}
+    for row in db.session.connection().execute(_OCCURRENCE_OVERVIEW, {"parent_ids": ids}):
+        occurrence = TaskCard(*row[:_CARD_FIELDS])
+        if occurrence.is_open:
+            upcoming[occurrence.parent_id] = occurrence
+        counts[occurrence.parent_id] = (int(row.done_count), int(row.total_count))
+    return upcoming, counts
 
 
 def evidence_counts(task_ids: list[int]) -> dict[int, int]:
@@ -267,23 +323,3 @@ def evidence_counts(task_ids: list[int]) -> dict[int, int]:
     return dict(db.session.execute(select(Attachment.task_id, func.count())
                                    .where(Attachment.task_id.in_(task_ids))
                                    .group_by(Attachment.task_id)).all())
-
-
-_OCCURRENCE_COUNTS = (select(Task.parent_id, Task.status, func.count())
-                      .where(Task.parent_id.in_(bindparam("parent_ids", expanding=True)))
-                      .group_by(Task.parent_id, Task.status))
-
-
-def occurrence_summary(parent_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """parent id → (done, total excluding cancelled)."""
-    if not parent_ids:
-        return {}
-    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for parent_id, status, count in db.session.connection().execute(
-            _OCCURRENCE_COUNTS, {"parent_ids": parent_ids}):
-        if status == TaskStatus.cancelled:
-            continue
-        totals[parent_id][1] += count
-        if status == TaskStatus.done:
-            totals[parent_id][0] += count
-    return {k: (v[0], v[1]) for k, v in totals.items()}

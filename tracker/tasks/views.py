@@ -34,7 +34,6 @@ from tracker.inputs import whole_number
 from tracker.models import (
     Attachment,
     Department,
-    Plan,
     PlanNode,
     Recurrence,
     Task,
@@ -71,15 +70,14 @@ def _card_views(tasks: list[queries.TaskCard], *, occurrences: bool) -> list[car
     """What each card or row shows (``tasks.cards``). With ``occurrences`` (the cards of
     my tasks) recurring measures show their next occurrence and their done/total count."""
     now = local_now()
-    recurring = [t.id for t in tasks if t.recurrence] if occurrences else []
+    upcoming, counts = queries.occurrence_overview(tasks) if occurrences else ({}, {})
     return cards.present(
         tasks, labels=card_labels(), today=now.date(), now=now,
         stale_days=current_user.organization.stale_after_days,
         paths=queries.plan_paths(tasks), format_date=localdate,
         task_url=_task_url_prefix(),
         may_update=policy.update_checker(current_user._get_current_object()),
-        next_occurrences=queries.next_occurrences(tasks) if recurring else None,
-        occurrence_counts=queries.occurrence_summary(recurring) if recurring else None)
+        next_occurrences=upcoming, occurrence_counts=counts)
 
 
 def _card_page_context() -> dict:
@@ -130,10 +128,10 @@ def _filters() -> dict:
     }
 
 
-def filtered_tasks():
+def filtered_tasks(filters: dict | None = None):
     """The task list's Select for the current request's filters (also used by exports)."""
     org = current_user.organization
-    return queries.task_list(current_user, filters=_filters(), today=local_today(),
+    return queries.task_list(current_user, filters=filters or _filters(), today=local_today(),
                              now=local_now(), stale_after_days=org.stale_after_days)
 
 
@@ -147,20 +145,9 @@ def _render_index(bulk: BulkForm | None, selected: frozenset[int] = frozenset(),
                   status: int = 200):
     """The task list; ``bulk`` and ``selected`` carry a refused bulk action's input."""
     filters = _filters()
-    # Page over ids (Flask-SQLAlchemy's paginate and count), then read that page's cards.
-    page = db.paginate(filtered_tasks().with_only_columns(Task.id), per_page=50,
-                       error_out=False)
-    page.items = queries.cards_by_id(page.items)
+    page = queries.CardPage(select=filtered_tasks(filters), per_page=50, error_out=False)
     org_id = current_user.organization_id
-    # The filter and bulk lists need ids and names only (not a hundred User objects).
-    plans = db.session.execute(select(Plan.id, Plan.title).where(Plan.organization_id == org_id)
-                               .order_by(Plan.created_at.desc())).all()
-    owners = db.session.execute(select(User.id, User.name).where(User.organization_id == org_id,
-                                                                 User.active.is_(True))
-                                .order_by(User.name)).all()
-    departments = db.session.execute(select(Department.id, Department.name)
-                                     .where(Department.organization_id == org_id)
-                                     .order_by(Department.name)).all()
+    plans, owners, departments = queries.filter_choices(org_id)
     section = None
     if filters["section"]:
         section = (db.session.get(PlanNode, filters["section"])
@@ -171,7 +158,7 @@ def _render_index(bulk: BulkForm | None, selected: frozenset[int] = frozenset(),
                            owners=owners, departments=departments,
                            statuses=STATUS_CHOICES, section=section, bulk=bulk,
                            selected=selected,
-                           args={k: v for k, v in request.args.items() if k != "page"},
+                           args=request.args.to_dict(),
                            rows=_card_views(page.items, occurrences=False)), status
 
 
