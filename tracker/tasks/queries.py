@@ -91,6 +91,9 @@ _CARD_SELECT = (
 )
 
 
+_CARD_FIELDS = len(_CARD_SELECT)  # a row's first fields are a card; extra columns follow
+
+
 def _as_cards(stmt: Select) -> Select:
     """A ``select(Task)`` (filters, order, limit kept) as a select of card columns."""
     return stmt.with_only_columns(*_CARD_SELECT, maintain_column_froms=False)
@@ -132,16 +135,34 @@ def my_tasks(user: User) -> tuple[Select, Select]:
 
 
 def my_cards(user: User) -> tuple[list[TaskCard], list[TaskCard]]:
-    """``my_tasks`` as cards: statements built once per process, bound per request."""
-    params = policy.viewer_params(user)
-    connection = db.session.connection()
-    lead, support = _my_card_rules(policy.is_leader(user))
-    return ([TaskCard(*row) for row in connection.execute(lead, params)],
-            [TaskCard(*row) for row in connection.execute(support, params)])
+    """``my_tasks`` as cards, read in one statement (built once per process, bound per
+    request) that marks which of them I lead."""
+    leading: list[TaskCard] = []
+    supporting: list[TaskCard] = []
+    for row in db.session.connection().execute(_my_cards_rule(policy.is_leader(user)),
+                                               policy.viewer_params(user)):
+        (leading if row.i_lead else supporting).append(TaskCard(*row[:_CARD_FIELDS]))
+    return leading, supporting
 
 
 @cache
 def _my_task_rules(leader: bool) -> tuple[Select, Select]:
+    base, leads, supports, order = _my_task_parts(leader)
+    return (base.where(leads).order_by(*order),
+            base.where(~leads, supports).order_by(*order))
+
+
+@cache
+def _my_cards_rule(leader: bool) -> Select:
+    """Both lists of ``_my_task_rules`` as card rows in one statement, each row marked
+    ``i_lead`` (one round trip fewer for the page everyone opens)."""
+    base, leads, supports, order = _my_task_parts(leader)
+    return (_as_cards(base.where(or_(leads, supports)).order_by(*order))
+            .add_columns(leads.label("i_lead")))
+
+
+def _my_task_parts(leader: bool):
+    """(top-level tasks I may see, "I lead it", "I support it", order) for my tasks."""
     viewer = bindparam("viewer_id")
     mine = select(user_departments.c.department_id).where(user_departments.c.user_id == viewer)
     base = (policy.visible_tasks_rule(leader).where(Task.parent_id.is_(None))
@@ -157,14 +178,7 @@ def _my_task_rules(leader: bool) -> tuple[Select, Select]:
         Task.id.in_(select(task_supporting_departments.c.task_id)
                     .where(task_supporting_departments.c.department_id.in_(mine))))
     order = (Task.due_date.is_(None), Task.due_date, Task.id)
-    return (base.where(leads).order_by(*order),
-            base.where(~leads, supports).order_by(*order))
-
-
-@cache
-def _my_card_rules(leader: bool) -> tuple[Select, Select]:
-    lead, support = _my_task_rules(leader)
-    return _as_cards(lead), _as_cards(support)
+    return base, leads, supports, order
 
 
 def group_by_urgency(tasks: list, today: date) -> dict[str, list]:
@@ -298,7 +312,6 @@ def _occurrence_overview() -> Select:
 
 
 _OCCURRENCE_OVERVIEW = _occurrence_overview()
-_CARD_FIELDS = len(_CARD_SELECT)
 
 
 def occurrence_overview(tasks: list) -> tuple[dict[int, TaskCard], dict[int, tuple[int, int]]]:
