@@ -6,13 +6,14 @@ Babel parses ``zh_CN`` as ``zh_Hans_CN``; gettext then looks for catalogs named
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timezone
 from functools import cache
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import force_locale, format_date, format_datetime, get_locale
 from flask_login import current_user
 
 SUPPORTED = ("zh_CN", "en")
@@ -84,12 +85,24 @@ def localdate(value: date | None, fmt: str = "medium") -> str:
         return ""
     if isinstance(value, datetime):  # shown in the user's time zone: not cached
         return format_date(value, fmt)
-    key = (value, fmt, str(get_locale()))  # force_locale may switch languages mid-request
+    # the locale is looked up each time: force_locale may switch languages mid-request
+    return _cached_date(value, fmt, str(get_locale()))
+
+
+def date_formatter(fmt: str = "medium") -> Callable[[date], str]:
+    """``localdate`` for a page of dates in the language of the moment."""
+    locale = str(get_locale())
+    return lambda value: _cached_date(value, fmt, locale) if value else ""
+
+
+def _cached_date(value: date, fmt: str, locale: str) -> str:
+    key = (value, fmt, locale)
     text = _DATES.get(key)
     if text is None:
         if len(_DATES) > 20_000:  # a few years in two languages; then start again
             _DATES.clear()
-        text = _DATES[key] = format_date(value, fmt)
+        with force_locale(_parsed(locale)):
+            text = _DATES[key] = format_date(value, fmt)
     return text
 
 

@@ -9,10 +9,10 @@ page's SQL (``bench/profile_page.py``). Here each card costs a few dictionary lo
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 STATUS_COLOURS = {"not_started": "secondary", "in_progress": "primary", "done": "success",
                   "blocked": "warning", "cancelled": "dark"}
@@ -20,7 +20,6 @@ ACCEPTANCE_COLOURS = {"pending": "info", "accepted": "success", "rejected": "dan
 
 _BADGE = Markup('<span class="badge text-bg-%s">%s</span>')  # ``%`` escapes its arguments
 _MUTED = Markup('<span class="text-secondary">%s</span>')
-_DOT = Markup(" · ")
 
 
 def badge(colour: str, text: str) -> Markup:
@@ -29,7 +28,8 @@ def badge(colour: str, text: str) -> Markup:
 
 @dataclass(frozen=True, slots=True)
 class Labels:
-    """The request's translated words for cards, badges ready-made (built once a page)."""
+    """One language's words for cards, badges ready-made (built once per process and
+    language by ``tasks.labels.card_labels``)."""
 
     status: Mapping[str, str]
     acceptance: Mapping[str, str]
@@ -39,6 +39,8 @@ class Labels:
     acceptance_badges: Mapping[str, Markup]
     stale_badge: Markup
     unassigned: Markup
+    # (status, acceptance, stale) → the three badges as one fragment, filled as met
+    _combined: dict = field(default_factory=dict, compare=False)
 
     @classmethod
     def build(cls, tables: Mapping[str, Mapping[str, str]]) -> Labels:
@@ -52,19 +54,28 @@ class Labels:
             unassigned=_MUTED % tables["ui"]["unassigned"])
 
     def badges(self, task, stale: bool) -> Markup:
-        """Status, acceptance and stale badges, as the cards and rows show them together."""
-        parts = [self.status_badges[task.status.value]]
-        accepted = self.acceptance_badges.get(task.acceptance.value)
-        if accepted is not None:
-            parts.append(accepted)
-        if stale:
-            parts.append(self.stale_badge)
-        return Markup(" ").join(parts)
+        """Status, acceptance and stale badges, as the cards and rows show them together
+        (at most 5 × 4 × 2 different fragments: each is joined once)."""
+        key = (task.status.value, task.acceptance.value, stale)
+        fragment = self._combined.get(key)
+        if fragment is None:
+            parts = [self.status_badges[key[0]]]
+            accepted = self.acceptance_badges.get(key[1])
+            if accepted is not None:
+                parts.append(accepted)
+            if stale:
+                parts.append(self.stale_badge)
+            fragment = self._combined[key] = Markup(" ").join(parts)
+        return fragment
 
     def owner(self, task) -> Markup:
         """Lead owner and department, "张三 · 教务处"; "Unassigned" when neither."""
-        names = [n for n in (task.lead_user_name, task.lead_department_name) if n]
-        return _DOT.join(names) if names else self.unassigned
+        user, department = task.lead_user_name, task.lead_department_name
+        if user and department:
+            return Markup(f"{escape(user)} · {escape(department)}")
+        if user or department:
+            return escape(user or department)
+        return self.unassigned
 
 
 @dataclass(slots=True)

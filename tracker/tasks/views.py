@@ -29,7 +29,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from tracker import policy
 from tracker.errors import show_form_error
 from tracker.extensions import db
-from tracker.i18n import local_now, local_today, localdate
+from tracker.i18n import date_formatter, local_now, local_today
 from tracker.inputs import whole_number
 from tracker.models import (
     Attachment,
@@ -74,7 +74,7 @@ def _card_views(tasks: list[queries.TaskCard], *, occurrences: bool) -> list[car
     return cards.present(
         tasks, labels=card_labels(), today=now.date(), now=now,
         stale_days=current_user.organization.stale_after_days,
-        paths=queries.plan_paths(tasks), format_date=localdate,
+        paths=queries.plan_paths(tasks), format_date=date_formatter(),
         task_url=_task_url_prefix(),
         may_update=policy.update_checker(current_user._get_current_object()),
         next_occurrences=upcoming, occurrence_counts=counts)
@@ -220,7 +220,7 @@ def bulk():
 def _events(task: Task) -> list[TaskEvent]:
     return db.session.execute(
         select(TaskEvent).where(TaskEvent.task_id == task.id)
-        .options(selectinload(TaskEvent.actor), selectinload(TaskEvent.attachments))
+        .options(joinedload(TaskEvent.actor), selectinload(TaskEvent.attachments))
         .order_by(TaskEvent.id.desc())).scalars().all()
 
 
