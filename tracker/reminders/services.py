@@ -248,6 +248,18 @@ def save_channel(org: Organization, channel: GroupChannel | None, actor: User | 
     return channel
 
 
+def set_channel_enabled(channel: GroupChannel, enabled: bool, actor: User | None) -> None:
+    """Switch a robot on or off, leaving its stored credentials as they are: a robot whose
+    credentials cannot be decrypted is switched off without entering them again (and on,
+    though it sends nothing until they are: ``robot_of``)."""
+    if channel.enabled == enabled:
+        return
+    channel.enabled = enabled
+    audit.record(channel.organization_id, actor, "robot.enable" if enabled else "robot.disable",
+                 _robot_target(channel), kind=channel.kind.value)
+    db.session.flush()
+
+
 def delete_channel(channel: GroupChannel, actor: User | None) -> None:
     """Remove a robot (its outbox rows go with it)."""
     audit.record(channel.organization_id, actor, "robot.delete", _robot_target(channel),

@@ -199,6 +199,23 @@ def admin_channel_test(channel_id: int):
     return redirect(url_for(".admin_channel", channel_id=channel.id))
 
 
+@bp.route("/admin/channels/<int:channel_id>/enabled", methods=["POST"])
+def admin_channel_enabled(channel_id: int):
+    _admin()
+    channel = policy.get_in_org_or_404(GroupChannel, channel_id, current_user)
+    enabled = request.form.get("enabled") == "1"
+    services.set_channel_enabled(channel, enabled, current_user)
+    db.session.commit()
+    if not enabled:
+        flash(_("Robot disabled: nothing is sent to it."), "info")
+    elif channel.credentials_unreadable:
+        flash(_("Robot enabled. Its stored credentials cannot be decrypted: nothing is sent "
+                "to it until you enter them again."), "warning")
+    else:
+        flash(_("Robot enabled."), "success")
+    return redirect(url_for(".admin_channel", channel_id=channel.id))
+
+
 @bp.route("/admin/channels/<int:channel_id>/delete", methods=["POST"])
 def admin_channel_delete(channel_id: int):
     _admin()
