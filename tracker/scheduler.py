@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 # Long enough for a restart to still run a missed job once (APScheduler's default is 1 s).
 MISFIRE_GRACE_SECONDS = 6 * 3600
 
-# Set by SIGTERM/SIGINT in ``run_until_stopped``. Jobs that may run long (the outbox sender)
-# look at it between sends and stop early, handing back what they claimed but did not send.
+# Set by SIGTERM/SIGINT in ``run_until_stopped``. Jobs that may run long look at it and stop
+# early: the outbox sender between sends, handing back what it claimed but did not send; the
+# term reports between plans and between messages, leaving the rest to the next run.
 stopping = threading.Event()
 
 
@@ -76,7 +77,7 @@ def _weekly_digest(app: Flask) -> object:
 def _term_reports(app: Flask) -> object:
     from tracker.reports.services import term_end_job
 
-    return term_end_job(app)
+    return term_end_job(app, stop=stopping)
 
 
 # Reminders: each organisation's own clock decides (digest times, Mondays, quiet hours),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from datetime import timedelta
 
 from cryptography.fernet import Fernet
 from sqlalchemy import text
@@ -14,7 +15,7 @@ from tests.reminders.helpers import MONDAY, at, outbox, school
 from tests.reminders.test_views import _passwords
 from tracker.crypto import Keyring, is_unreadable
 from tracker.extensions import db
-from tracker.models import ChannelKind, GroupChannel
+from tracker.models import AuditEntry, ChannelKind, GroupChannel
 from tracker.reminders.jobs import sweep
 from tracker.reminders.services import UNREADABLE_CREDENTIALS
 
@@ -220,3 +221,75 @@ def test_moving_to_a_dedicated_key_and_rotating_it(app, runner):
     restart_with(first)  # a key that never had it: unreadable, not a crash
     with app.app_context():
         assert db.session.get(GroupChannel, robot).credentials_unreadable
+
+
+def test_an_unreadable_robot_is_disabled_and_enabled_without_its_credentials(
+        app, client, webhook_server):
+    """Switching a robot off or on leaves its stored credentials alone; switched on again
+    it still sends nothing until they are entered again."""
+    data = school(app, [("检查", "zh", MONDAY)])
+    good = _robot(app, data["org"], ChannelKind.wecom,
+                  webhook_server.url("/cgi-bin/webhook/send?key=k"), name="好群")
+    url = webhook_server.url(f"/robot/send?access_token={TOKEN}")
+    bad = _robot(app, data["org"], ChannelKind.dingtalk, url, SECRET, name="坏群")
+    other = Keyring([Fernet.generate_key()])
+    _store_raw(app, bad, other.encrypt(url), other.encrypt(SECRET))
+    stored = _raw(app, bad)
+    _passwords(app)
+    login(client, "admin@school.test")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    toggle = f"/notifications/admin/channels/{bad}/enabled"
+    page = client.get(f"/notifications/admin/channels/{bad}").get_data(as_text=True)
+    assert f'action="{toggle}"' in page and 'name="enabled" value="0"' in page
+
+    disabled = client.post(toggle, data={"enabled": "0"}, follow_redirects=True)
+    assert disabled.status_code == 200
+    assert "Robot disabled: nothing is sent to it." in disabled.get_data(as_text=True)
+    with app.app_context():
+        channel = db.session.get(GroupChannel, bad)
+        assert not channel.enabled and channel.credentials_unreadable
+        db.session.remove()
+    assert _raw(app, bad) == stored  # not written again, not replaced
+    listing = client.get("/notifications/admin/channels").get_data(as_text=True)
+    assert "credentials unreadable — enter them again" in listing and ">disabled<" in listing
+    page = client.get(f"/notifications/admin/channels/{bad}").get_data(as_text=True)
+    assert 'name="enabled" value="1"' in page
+    # The sweep skips the disabled robot: no digest for it, so no failure either.
+    with app.app_context():
+        sweep(at(MONDAY, 8), kinds=("daily",))
+    assert [r["channel"] for r in outbox(app, kind="group_digest")] == ["wecom"]
+
+    enabled = client.post(toggle, data={"enabled": "1"}, follow_redirects=True)
+    assert "nothing is sent to it until you enter them again" in enabled.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(GroupChannel, bad).enabled
+        db.session.remove()
+    assert _raw(app, bad) == stored
+    tuesday = MONDAY + timedelta(days=1)
+    with app.app_context():
+        outcomes = sweep(at(tuesday, 8), kinds=("daily",)).outcomes
+    robots = {o.to: o for o in outcomes if o.channel in ("wecom", "dingtalk")}
+    assert (robots["dingtalk:坏群"].status, robots["dingtalk:坏群"].error) == \
+        ("failed", UNREADABLE_CREDENTIALS)
+    assert "/robot/send" not in [r["path"] for r in webhook_server.requests]
+
+    # Entered again, it sends.
+    saved = client.post(f"/notifications/admin/channels/{bad}", data={
+        "kind": "dingtalk", "name": "坏群", "department_id": "0", "enabled": "y",
+        "webhook_url": url, "secret": SECRET})
+    assert saved.status_code == 302
+    with app.app_context():
+        sweep(at(tuesday + timedelta(days=1), 8), kinds=("daily",))
+    _assert_dingtalk_signed([r for r in webhook_server.requests
+                             if r["path"] == "/robot/send"][0], SECRET)
+    with app.app_context():
+        actions = db.session.execute(db.select(AuditEntry.action, AuditEntry.target)
+                                     .order_by(AuditEntry.id)).all()
+        assert [tuple(a) for a in actions] == [("robot.disable", f"robot {bad} 坏群"),
+                                               ("robot.enable", f"robot {bad} 坏群"),
+                                               ("robot.update", f"robot {bad} 坏群")]
+        assert db.session.get(GroupChannel, good).enabled
+
+    client.post("/account/logout")
+    login(client, "zhang@school.test")
+    assert client.post(toggle, data={"enabled": "0"}).status_code == 403

@@ -2,14 +2,18 @@
 DOCX and PDF, through a real SMTP server — and never twice."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import threading
+import time
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
 from tests.reminders.conftest import smtp_server  # noqa: F401  (fixture)
-from tests.reports.conftest import DEMO_TODAY
+from tests.reports.conftest import DEMO_TODAY, build_plan
+from tracker import scheduler
 from tracker.extensions import db
-from tracker.models import Report, ReportStatus, Role, User
+from tracker.models import Organization, Report, ReportStatus, Role, Term, User
+from tracker.reminders.channels import email
 from tracker.reports import services
 from tracker.scheduler import JOBS
 
@@ -103,3 +107,120 @@ def test_two_sweeps_at_once_claim_once(app, demo, smtp_server):  # noqa: F811
         with pytest.raises(IntegrityError):
             db.session.commit()
         db.session.rollback()
+
+
+def _second_school(app) -> dict:
+    """Another school in the same term, due at the same time: two leaders, one plan."""
+    with app.app_context():
+        org = Organization(name="第二小学", timezone="Asia/Shanghai")
+        db.session.add(org)
+        db.session.flush()
+        term = Term(organization_id=org.id, name="2024—2025学年第一学期",
+                    start_date=date(2024, 9, 1), mid_date=date(2024, 11, 4),
+                    end_date=TERM_END)
+        db.session.add(term)
+        for n, role in enumerate([Role.leader, Role.admin]):
+            db.session.add(User(organization_id=org.id, name=f"校长{n}", role=role,
+                                email=f"leader{n}@two.school.test"))
+        plan = build_plan(org, term, "mixed", today=DEMO_TODAY)
+        db.session.commit()
+        ids = {"org": org.id, "plan": plan.id}
+        db.session.remove()
+    return ids
+
+
+def _term_reports(app) -> list[Report]:
+    with app.app_context():
+        reports = db.session.execute(select(Report).where(Report.idempotency_key.is_not(None))
+                                     .order_by(Report.id)).scalars().all()
+        db.session.expunge_all()
+        return reports
+
+
+def test_a_stop_leaves_the_remaining_plans_to_the_next_run(
+        app, demo, smtp_server, monkeypatch):  # noqa: F811
+    """The scheduler is stopping while the first school's report is generated: that one
+    is finished, the second school's plan is not claimed and nothing is mailed. The next
+    run claims the second plan and mails both reports, each to each leader once."""
+    second = _second_school(app)
+    leaders = _leaders(app, demo["org"]) + _leaders(app, second["org"])
+    stop = threading.Event()
+    generate = services.generate
+
+    def generate_then_stop(report, now=None):
+        stop.set()  # the signal arrives during the generation
+        return generate(report, now)
+
+    monkeypatch.setattr(services, "generate", generate_then_stop)
+    with app.app_context():
+        stopped = services.term_end_sweep(_at(DEMO_TODAY), stop=stop)
+    assert stopped == {"claimed": 1, "generated": 1, "failed": 0, "sent": 0,
+                       "delivery_failed": 0, "left": 2}  # a plan and a delivery
+    [report] = _term_reports(app)
+    assert (report.plan_id, report.status, report.delivered_at) == \
+        (demo["plan"], ReportStatus.done, None)
+    with app.app_context():  # still stopped: claims and sends nothing
+        assert services.term_end_sweep(_at(DEMO_TODAY), stop=stop)["claimed"] == 0
+    assert smtp_server.messages == []
+
+    monkeypatch.setattr(services, "generate", generate)
+    with app.app_context():  # the next run (a restarted scheduler)
+        again = services.term_end_sweep(_at(DEMO_TODAY, 10))
+        assert (again["claimed"], again["sent"], again["left"]) == (1, 5, 0)
+        later = services.term_end_sweep(_at(DEMO_TODAY, 11))
+        assert (later["claimed"], later["sent"]) == (0, 0)
+    reports = _term_reports(app)
+    assert [r.plan_id for r in reports] == [demo["plan"], second["plan"]]
+    assert all(r.delivered_at and r.idempotency_key.endswith(":before") for r in reports)
+    smtp_server.wait_for(5)
+    time.sleep(0.3)
+    assert sorted(m["to"][0] for m in smtp_server.messages) == sorted(leaders)
+
+
+def test_a_stop_between_two_leaders_messages_leaves_the_rest_to_the_next_run(
+        app, demo, smtp_server, monkeypatch):  # noqa: F811
+    leaders = _leaders(app, demo["org"])
+    stop = threading.Event()
+    send = email.send
+
+    def send_then_stop(*args, **kwargs):
+        stop.set()  # the signal arrives while the first message is on its way
+        return send(*args, **kwargs)
+
+    monkeypatch.setattr(email, "send", send_then_stop)
+    with app.app_context():
+        stopped = services.term_end_sweep(_at(DEMO_TODAY), stop=stop)
+    assert (stopped["generated"], stopped["sent"], stopped["left"]) == (1, 1, 1)
+    [report] = _term_reports(app)
+    assert report.delivered_at is None and len(report.recipients) == 1
+    monkeypatch.setattr(email, "send", send)
+    with app.app_context():
+        again = services.term_end_sweep(_at(DEMO_TODAY, 10))
+    assert (again["claimed"], again["sent"]) == (0, 2)
+    [report] = _term_reports(app)
+    assert report.delivered_at is not None and sorted(report.recipients) == leaders
+    smtp_server.wait_for(3)
+    time.sleep(0.3)
+    assert sorted(m["to"][0] for m in smtp_server.messages) == leaders  # each once
+
+
+def test_the_scheduled_job_looks_at_the_schedulers_stop_signal(app, demo, monkeypatch):
+    """SIGTERM sets ``scheduler.stopping``; the term-reports job, run as the scheduler runs
+    it, then claims nothing and leaves the due plan to the next run."""
+    job = next(j for j in JOBS if j.id == "term-reports")
+    results = []
+    real_sweep = services.term_end_sweep
+
+    def at_demo_time(now=None, stop=None):
+        results.append(real_sweep(_at(DEMO_TODAY), stop=stop))
+        return results[-1]
+
+    monkeypatch.setattr(services, "term_end_sweep", at_demo_time)
+    scheduler.stopping.set()
+    try:
+        scheduler._run(app, job)
+    finally:
+        scheduler.stopping.clear()
+    assert results == [{"claimed": 0, "generated": 0, "failed": 0, "sent": 0,
+                        "delivery_failed": 0, "left": 1}]
+    assert _term_reports(app) == []

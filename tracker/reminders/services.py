@@ -17,11 +17,13 @@ from sqlalchemy import Select, Text, bindparam, func, inspect, select, type_coer
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import flag_modified
 
+from tracker import audit
 from tracker.crypto import is_encrypted, is_unreadable
 from tracker.extensions import db
 from tracker.inputs import whole_number
 from tracker.models import (
     OPEN_STATUSES,
+    ChannelKind,
     DeliveryChannel,
     Department,
     GroupChannel,
@@ -84,10 +86,21 @@ def rules_of(row: ReminderSettings) -> Rules:
                  weekly_time=row.weekly_time, digest_days_ahead=row.digest_days_ahead)
 
 
-def save_settings(org: Organization, *, days_before: str, on_due: bool, overdue_every_days: int,
-                  escalate_after_days: int, quiet_start: time, quiet_end: time, daily_cap: int,
-                  digest_time: time, weekly_time: time, digest_days_ahead: int
-                  ) -> ReminderSettings:
+SETTINGS_FIELDS = ("days_before", "on_due", "overdue_every_days", "escalate_after_days",
+                   "quiet_start", "quiet_end", "daily_cap", "digest_time", "weekly_time",
+                   "digest_days_ahead")
+
+
+def _settings_values(row: ReminderSettings) -> dict:
+    """The rules as the audit log shows them (times as "HH:MM")."""
+    values = {f: getattr(row, f) for f in SETTINGS_FIELDS}
+    return {f: v.strftime("%H:%M") if isinstance(v, time) else v for f, v in values.items()}
+
+
+def save_settings(org: Organization, actor: User | None, *, days_before: str, on_due: bool,
+                  overdue_every_days: int, escalate_after_days: int, quiet_start: time,
+                  quiet_end: time, daily_cap: int, digest_time: time, weekly_time: time,
+                  digest_days_ahead: int) -> ReminderSettings:
     days = parse_days_before(days_before)
     probe = Rules(quiet_start=quiet_start, quiet_end=quiet_end)
     if planning.in_quiet_hours(digest_time, probe):
@@ -96,6 +109,7 @@ def save_settings(org: Organization, *, days_before: str, on_due: bool, overdue_
     if planning.in_quiet_hours(weekly_time, probe):
         raise ServiceError(_("The weekly digest time falls inside the quiet hours."),
                            field="weekly_time")
+    before = _settings_values(settings_for(org.id))  # the defaults when never saved
     row = db.session.get(ReminderSettings, org.id)
     if row is None:
         row = ReminderSettings(organization_id=org.id)
@@ -108,6 +122,10 @@ def save_settings(org: Organization, *, days_before: str, on_due: bool, overdue_
     row.daily_cap = daily_cap
     row.digest_time, row.weekly_time = digest_time, weekly_time
     row.digest_days_ahead = digest_days_ahead
+    after = _settings_values(row)
+    changed = {f: [old, after[f]] for f, old in before.items() if after[f] != old}
+    if changed:
+        audit.record(org.id, actor, "reminder.settings", org.name, **changed)
     db.session.flush()
     return row
 
@@ -148,11 +166,30 @@ def extra_webhook_hosts() -> list[str]:
     return [h.strip() for h in value if h.strip()]
 
 
-def save_channel(org: Organization, channel: GroupChannel | None, *, kind: str, name: str,
-                 webhook_url: str, secret: str | None, department_id: int | None,
-                 enabled: bool) -> GroupChannel:
+def _robot_target(channel: GroupChannel) -> str:
+    return f"robot {channel.id} {channel.name}"
+
+
+def _robot_facts(channel: GroupChannel) -> dict:
+    """What the audit log compares between two versions of a robot (never credentials)."""
+    return {"name": channel.name,
+            "department": channel.department.name if channel.department else None,
+            "enabled": channel.enabled}
+
+
+def _replaced(old: object, new: str) -> bool:
+    """A credential entered on the form that differs from the stored one (or replaces an
+    unreadable one). Only compared here; the audit log gets the field's name."""
+    return bool(new) and (is_unreadable(old) or old != new)
+
+
+def save_channel(org: Organization, channel: GroupChannel | None, actor: User | None, *,
+                 kind: str, name: str, webhook_url: str, secret: str | None,
+                 department_id: int | None, enabled: bool) -> GroupChannel:
     """Create or change a robot. An empty ``webhook_url`` or ``secret`` keeps the stored one
-    (unless it cannot be decrypted any more: then it must be entered again)."""
+    (unless it cannot be decrypted any more: then it must be entered again).
+
+    Audited with the fields that changed; of the credentials only which were replaced."""
     webhook_url = (webhook_url or "").strip()
     secret = (secret or "").strip()
     if not webhook_url:
@@ -174,23 +211,62 @@ def save_channel(org: Organization, channel: GroupChannel | None, *, kind: str, 
                                  "settings."), field="webhook_url") from None
         raise ServiceError(_("Webhook URL: %(reason)s", reason=error.message),
                            field="webhook_url") from None
+    dept = None
     if department_id:
         dept = db.session.get(Department, department_id)
         if dept is None or dept.organization_id != org.id:
             raise ServiceError(_("Unknown department."), field="department_id")
     if channel is None:
+        before, replaced = None, []
         channel = GroupChannel(organization_id=org.id)
         db.session.add(channel)
-    channel.kind = kind
+    else:
+        before = {"kind": channel.kind.value, **_robot_facts(channel)}
+        replaced = [f for f, new in (("webhook_url", webhook_url), ("secret", secret))
+                    if _replaced(getattr(channel, f), new)]
+    channel.kind = ChannelKind(kind)
     channel.name = name.strip()
     channel.webhook_url = webhook_url
     if secret:
         channel.secret = secret
-    channel.department_id = department_id or None
+    channel.department = dept
     channel.enabled = enabled
     _write_credentials_again(channel)
     db.session.flush()
+    if before is None:
+        audit.record(org.id, actor, "robot.create", _robot_target(channel), kind=kind,
+                     department=dept.name if dept else None, enabled=enabled,
+                     signed=bool(secret))
+    else:
+        after = {"kind": kind, **_robot_facts(channel)}
+        changed = {f: [old, after[f]] for f, old in before.items() if after[f] != old}
+        if changed or replaced:
+            details = {"kind": kind, **changed}
+            if replaced:
+                details["credentials"] = replaced
+            audit.record(org.id, actor, "robot.update", _robot_target(channel), **details)
     return channel
+
+
+def set_channel_enabled(channel: GroupChannel, enabled: bool, actor: User | None) -> None:
+    """Switch a robot on or off, leaving its stored credentials as they are: a robot whose
+    credentials cannot be decrypted is switched off without entering them again (and on,
+    though it sends nothing until they are: ``robot_of``)."""
+    if channel.enabled == enabled:
+        return
+    channel.enabled = enabled
+    audit.record(channel.organization_id, actor, "robot.enable" if enabled else "robot.disable",
+                 _robot_target(channel), kind=channel.kind.value)
+    db.session.flush()
+
+
+def delete_channel(channel: GroupChannel, actor: User | None) -> None:
+    """Remove a robot (its outbox rows go with it)."""
+    audit.record(channel.organization_id, actor, "robot.delete", _robot_target(channel),
+                 kind=channel.kind.value,
+                 department=channel.department.name if channel.department else None)
+    db.session.delete(channel)
+    db.session.flush()
 
 
 def _write_credentials_again(channel: GroupChannel) -> None:
@@ -260,22 +336,26 @@ def record_channel_result(channel: GroupChannel, error: str | None) -> None:
 
 
 def send_test_message(channel: GroupChannel, actor: User) -> str | None:
-    """Send a test message now; record and return the error (None when it went out)."""
+    """Send a test message now; record and return the error (None when it went out).
+
+    Audited with the outcome only: the receiver's answer is on the robot's page, and the
+    append-only log is no place for text that might quote the robot's address."""
     from tracker.reminders import render
 
     title, text = render.robot_test(channel, actor)
+    error: str | None = None
     try:
         webhooks.send(robot_of(channel), title, text, extra_hosts=extra_webhook_hosts(),
                       timeout=float(current_app.config.get("WEBHOOK_TIMEOUT", 10)))
-    except DeliveryError as error:
+    except DeliveryError as failure:
         log.warning("test message to robot %s (%s) failed: %s", channel.id, channel.kind.value,
-                    error.message)
-        record_channel_result(channel, error.message)
-        db.session.flush()
-        return error.message
-    record_channel_result(channel, None)
+                    failure.message)
+        error = failure.message
+    record_channel_result(channel, error)
+    audit.record(channel.organization_id, actor, "robot.test", _robot_target(channel),
+                 kind=channel.kind.value, delivered=error is None)
     db.session.flush()
-    return None
+    return error
 
 
 # --- planning into the outbox ---------------------------------------------------------

@@ -117,7 +117,7 @@ def admin_rules():
     if form.validate_on_submit():
         try:
             services.save_settings(
-                current_user.organization, days_before=form.days_before.data or "",
+                current_user.organization, current_user, days_before=form.days_before.data or "",
                 on_due=form.on_due.data, overdue_every_days=form.overdue_every_days.data,
                 escalate_after_days=form.escalate_after_days.data,
                 quiet_start=form.quiet_start.data, quiet_end=form.quiet_end.data,
@@ -166,8 +166,8 @@ def admin_channel(channel_id: int | None = None):
     if form.validate_on_submit():
         try:
             channel = services.save_channel(
-                current_user.organization, channel, kind=form.kind.data, name=form.name.data,
-                webhook_url=form.webhook_url.data, secret=form.secret.data,
+                current_user.organization, channel, current_user, kind=form.kind.data,
+                name=form.name.data, webhook_url=form.webhook_url.data, secret=form.secret.data,
                 department_id=form.department_id.data or None, enabled=form.enabled.data)
         except ServiceError as error:
             db.session.rollback()
@@ -199,11 +199,28 @@ def admin_channel_test(channel_id: int):
     return redirect(url_for(".admin_channel", channel_id=channel.id))
 
 
+@bp.route("/admin/channels/<int:channel_id>/enabled", methods=["POST"])
+def admin_channel_enabled(channel_id: int):
+    _admin()
+    channel = policy.get_in_org_or_404(GroupChannel, channel_id, current_user)
+    enabled = request.form.get("enabled") == "1"
+    services.set_channel_enabled(channel, enabled, current_user)
+    db.session.commit()
+    if not enabled:
+        flash(_("Robot disabled: nothing is sent to it."), "info")
+    elif channel.credentials_unreadable:
+        flash(_("Robot enabled. Its stored credentials cannot be decrypted: nothing is sent "
+                "to it until you enter them again."), "warning")
+    else:
+        flash(_("Robot enabled."), "success")
+    return redirect(url_for(".admin_channel", channel_id=channel.id))
+
+
 @bp.route("/admin/channels/<int:channel_id>/delete", methods=["POST"])
 def admin_channel_delete(channel_id: int):
     _admin()
     channel = policy.get_in_org_or_404(GroupChannel, channel_id, current_user)
-    db.session.delete(channel)
+    services.delete_channel(channel, current_user)
     db.session.commit()
     flash(_("Robot removed."), "info")
     return redirect(url_for(".admin_channels"))

@@ -12,7 +12,10 @@
   (a second run or a second scheduler process fails that insert and moves on), and
   each leader's address is recorded right after their message is accepted, so a
   retry after a failure only sends to those not yet served. Like the reminder sweeps
-  it is a boundary: it commits.
+  it is a boundary: it commits. Given the scheduler's stop event it looks at it before
+  each plan, each delivery and each leader's message, and leaves the rest to the next
+  run: a plan not claimed is claimed then, a report generated but not (fully) delivered
+  is among the pending deliveries.
 """
 from __future__ import annotations
 
@@ -353,8 +356,10 @@ def leaders(org_id: int) -> list[User]:
         .order_by(User.id)).scalars())
 
 
-def deliver(report: Report) -> int:
-    """E-mail the DOCX and PDF to the leaders not yet served; commits after each one."""
+def deliver(report: Report, stop: threading.Event | None = None) -> int:
+    """E-mail the DOCX and PDF to the leaders not yet served; commits after each one.
+    Once ``stop`` is set no further message is begun; the report stays undelivered and
+    the next run serves the rest."""
     from flask_babel import force_locale
     from flask_babel import gettext as _
 
@@ -374,6 +379,8 @@ def deliver(report: Report) -> int:
     for user in leaders(report.organization_id):
         if user.email in served:
             continue
+        if stop is not None and stop.is_set():
+            return sent
         with force_locale(user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
             subject = _("Term report: %(title)s", title=title)
             text = _("The completion report of %(title)s is attached (Word and PDF). "
@@ -411,38 +418,56 @@ def _escape(text: str) -> str:
     return str(escape(text))
 
 
-def term_end_sweep(now: datetime | None = None) -> dict[str, int]:
-    """The scheduled job's work; see the module docstring. Idempotent."""
+def term_end_sweep(now: datetime | None = None,
+                   stop: threading.Event | None = None) -> dict[str, int]:
+    """The scheduled job's work; see the module docstring. Idempotent. Once ``stop`` is
+    set (the scheduler is stopping) it ends after the report in hand; ``left`` counts the
+    due plans and deliveries it did not get to."""
     from tracker.reminders.channels import DeliveryError
 
     now = now or utcnow()
+    stop = stop or threading.Event()
     days = int(current_app.config.get("REPORT_DAYS_BEFORE_END", 3))
-    result = {"claimed": 0, "generated": 0, "failed": 0, "sent": 0, "delivery_failed": 0}
-    for due in due_reports(now, days):
-        report = claim(due)
+    result = {"claimed": 0, "generated": 0, "failed": 0, "sent": 0, "delivery_failed": 0,
+              "left": 0}
+    due = due_reports(now, days)
+    for index, item in enumerate(due):
+        if stop.is_set():
+            result["left"] += len(due) - index
+            break
+        report = claim(item)
         if report is None:
             continue
         result["claimed"] += 1
         report = generate(report, now)
         result["generated" if report.status == ReportStatus.done else "failed"] += 1
-    # Deliveries claimed earlier and not finished (SMTP down last time): only the leaders
-    # not yet served get a message.
+    # Deliveries claimed earlier and not finished (SMTP down last time, or a stop): only
+    # the leaders not yet served get a message.
     pending = db.session.execute(
         select(Report).where(Report.idempotency_key.is_not(None),
                              Report.status == ReportStatus.done,
                              Report.delivered_at.is_(None))
         .order_by(Report.id)).scalars().all()
-    for report in pending:
+    for index, report in enumerate(pending):
+        if stop.is_set():
+            result["left"] += len(pending) - index
+            break
         try:
-            result["sent"] += deliver(report)
+            result["sent"] += deliver(report, stop)
         except DeliveryError as error:
             result["delivery_failed"] += 1
             log.warning("term report %s: %s", report.id, error.message)
+            continue
+        if report.delivered_at is None:  # stopped between two leaders' messages
+            result["left"] += 1
+    if stop.is_set():
+        log.info("term reports stopped early: %d due plans or deliveries left for the next "
+                 "run", result["left"])
     return result
 
 
-def term_end_job(app: Flask) -> dict[str, int]:
-    return term_end_sweep()
+def term_end_job(app: Flask, stop: threading.Event | None = None) -> dict[str, int]:
+    return term_end_sweep(stop=stop)
 
 
 def today_in(org: Organization, now: datetime | None = None) -> date:
