@@ -89,3 +89,11 @@ def test_names_and_labels_are_escaped():
     assert "<script>" not in view.owner and "&lt;script&gt;" in view.owner
     assert "a&amp;b" in view.owner
     assert "&lt;b&gt;进行中&lt;/b&gt;" in view.badges
+
+
+def test_a_measure_without_counts_shows_only_its_recurrence():
+    # occurrence_overview leaves out measures whose occurrences are all cancelled
+    [view] = show([card(10, recurrence=Recurrence.termly)], next_occurrences={},
+                  occurrence_counts={})
+    assert view.recurrence == "每学期"
+

@@ -85,6 +85,12 @@ def test_next_occurrence_is_the_earliest_dated_open_one(app, world, make_task):
         db.session.commit()
         nxt, counts = queries.occurrence_overview(queries.cards_by_id([parent.id]))
         assert parent.id not in nxt and counts[parent.id] == (4, 4)  # nothing left to update
+        for occurrence in db.session.execute(select(Task).where(Task.parent_id == parent.id)
+                                             ).scalars():
+            occurrence.status = TaskStatus.cancelled
+        db.session.commit()
+        nxt, counts = queries.occurrence_overview(queries.cards_by_id([parent.id]))
+        assert nxt == {} and counts == {}  # all cancelled: no "0/0" to show
 
 
 def test_supporting_owner_gets_note_only_form_and_the_task_page_form(client, app, world):

@@ -233,6 +233,25 @@ def test_a_refused_bulk_action_on_page_two_stays_on_page_two(client, app, world,
     assert 'class="page-item active"' in page and '>2</a>' in page
 
 
+def test_a_bulk_action_that_empties_the_last_page_lands_on_the_page_before(client, app,
+                                                                           world, make_task):
+    with app.app_context():
+        org = db.session.get(Organization, world.org)
+        ids = [make_task(org, f"第{n}项", due=date.today() + timedelta(days=n + 20)).id
+               for n in range(55)]
+        db.session.commit()
+    login(client, world.emails["leader"])
+    last = ids[-6:]  # with the world's own task, the list's second page holds these six
+    response = client.post("/tasks/bulk?status=not_started&page=2", data={
+        "task": last, "action": "cancel", "note": "合并到其他任务"})
+    assert response.status_code == 302
+    landed = client.get(response.headers["Location"])
+    assert landed.status_code == 302 and "page=1" in landed.headers["Location"]
+    assert "status=not_started" in landed.headers["Location"]
+    page = client.get(landed.headers["Location"]).get_data(as_text=True)
+    assert "第48项" in page and "第49项" not in page
+
+
 def test_bulk_refuses_other_organisations_and_staff(client, app, world):
     login(client, world.emails["leader"])
     response = client.post("/tasks/bulk", data={"task": [world.foreign_task], "action": "cancel",

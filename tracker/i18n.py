@@ -83,16 +83,20 @@ def localdate(value: date | None, fmt: str = "medium") -> str:
     once per process and language (a calendar date needs no time zone)."""
     if not value:
         return ""
-    if isinstance(value, datetime):  # shown in the user's time zone: not cached
-        return format_date(value, fmt)
-    # the locale is looked up each time: force_locale may switch languages mid-request
-    return _cached_date(value, fmt, str(get_locale()))
+    locale = get_locale()  # looked up each time: force_locale may switch languages
+    if isinstance(value, datetime) or locale is None:  # a datetime is shown in the user's
+        return format_date(value, fmt)                 # time zone: not cached
+    return _cached_date(value, fmt, str(locale))
 
 
 def date_formatter(fmt: str = "medium") -> Callable[[date], str]:
-    """``localdate`` for a page of dates in the language of the moment."""
-    locale = str(get_locale())
-    return lambda value: _cached_date(value, fmt, locale) if value else ""
+    """``localdate`` for a page of dates, in the language of the moment."""
+    locale = get_locale()
+    if locale is None:
+        return lambda value: localdate(value, fmt)
+    code = str(locale)
+    return lambda value: (localdate(value, fmt) if isinstance(value, datetime)
+                          else _cached_date(value, fmt, code) if value else "")
 
 
 def _cached_date(value: date, fmt: str, locale: str) -> str:

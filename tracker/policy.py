@@ -104,18 +104,13 @@ def get_task_or_404(user: User, task_id: int, *options) -> Task:
     return task
 
 
-_MY_DEPARTMENT_IDS = select(user_departments.c.department_id).where(
-    user_departments.c.user_id == bindparam("user_id"))
-
-
-def my_department_ids(user: User) -> frozenset[int]:
-    """The ids of the user's departments: one small statement, no ORM objects (through
-    the session, so that memberships changed in this transaction count)."""
-    return frozenset(db.session.execute(_MY_DEPARTMENT_IDS, {"user_id": user.id}).scalars())
+def my_department_ids(user: User) -> set[int]:
+    """The ids of the user's departments (``user.departments``: read once per request)."""
+    return {d.id for d in user.departments}
 
 
 def supports_task(user: User, task: Task) -> bool:
-    my_depts = {d.id for d in user.departments}
+    my_depts = my_department_ids(user)
     return (any(u.id == user.id for u in task.supporting_users)
             or any(d.id in my_depts for d in task.supporting_departments))
 

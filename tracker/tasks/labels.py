@@ -1,4 +1,4 @@
-"""Display labels and badges for task values, translated once per request.
+"""Display labels and badges for task values, translated once per process and language.
 
 ``card_labels()`` is the request language's ``cards.Labels``: every word a task card,
 list row or badge shows, translated once per process and language (a page of thirty

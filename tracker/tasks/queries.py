@@ -108,7 +108,12 @@ class CardPage(Pagination):
     """A page of a ``select(Task)`` read straight as cards (one statement for the page,
     one for the count), for the pager in ``_partials/pager.html``. Flask-SQLAlchemy's
     own ``paginate`` reads ORM objects or a single column; paging over ids and then
-    reading their cards took a statement more."""
+    reading their cards took a statement more.
+
+    Built on the subclass hooks ``Pagination`` documents (``_query_items``,
+    ``_query_count``, ``_query_args``, ``_query_offset``), which its docs do not promise
+    to keep: Flask-SQLAlchemy is pinned (requirements.txt), and tests/test_task_work.py
+    pages the list, so an upgrade that changes them fails the suite."""
 
     def _query_items(self) -> list[TaskCard]:
         return cards(self._query_args["select"].limit(self.per_page).offset(self._query_offset))
@@ -326,7 +331,8 @@ def occurrence_overview(tasks: list) -> tuple[dict[int, TaskCard], dict[int, tup
         occurrence = TaskCard(*row[:_CARD_FIELDS])
         if occurrence.is_open:
             upcoming[occurrence.parent_id] = occurrence
-        counts[occurrence.parent_id] = (int(row.done_count), int(row.total_count))
+        if row.total_count:  # all cancelled: no count to show
+            counts[occurrence.parent_id] = (int(row.done_count), int(row.total_count))
     return upcoming, counts
 
 

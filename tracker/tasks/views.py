@@ -146,6 +146,9 @@ def _render_index(bulk: BulkForm | None, selected: frozenset[int] = frozenset(),
     """The task list; ``bulk`` and ``selected`` carry a refused bulk action's input."""
     filters = _filters()
     page = queries.CardPage(select=filtered_tasks(filters), per_page=50, error_out=False)
+    if not page.items and page.page > 1 and page.total and request.method == "GET":
+        # Past the end (a bulk action emptied the page it was sent from): the last page.
+        return redirect(url_for(".index", **{**request.args.to_dict(), "page": page.pages}))
     org_id = current_user.organization_id
     plans, owners, departments = queries.filter_choices(org_id)
     section = None
