@@ -9,12 +9,10 @@ from datetime import date, datetime
 
 import docx
 import pytest
-from click.testing import CliRunner
 from docx.oxml import parse_xml
 from docx.oxml.ns import qn
 from openpyxl import Workbook
 
-from tracker.plans.cli import plan_cli
 from tracker.plans.hints import TermCalendar
 from tracker.plans.parsing import iter_measures
 from tracker.plans.readers import (
@@ -238,23 +236,96 @@ def test_xlsx_without_header_lists_the_names_it_looked_for():
 # --------------------------------------------------------------------------- CLI
 
 
-def test_cli_parse_json(tmp_path):
+def test_cli_parse_json(runner, tmp_path):
     path = tmp_path / "plan.txt"
     path.write_text(PLAN, encoding="gb18030")
-    result = CliRunner().invoke(plan_cli, ["parse", str(path), "--json", "--term-start",
-                                           "2021-02-22", "--term-end", "2021-07-02"])
+    result = runner.invoke(args=["plan", "parse", str(path), "--json", "--term-start",
+                                 "2021-02-22", "--term-end", "2021-07-02"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["title"] == "学校工作计划"
     assert data["nodes"][0]["children"][1]["hints"]["due"] == "2021-03-31"
 
 
-def test_cli_parse_outline(tmp_path):
+def test_cli_parse_outline(runner, tmp_path):
     path = tmp_path / "plan.txt"
     path.write_text(PLAN, encoding="utf-8")
-    result = CliRunner().invoke(plan_cli, ["parse", str(path)])
+    result = runner.invoke(args=["plan", "parse", str(path), "--lang", "en"])
     assert result.exit_code == 0
     assert "▸ 一、 教学工作" in result.stdout and "Measures: 3" in result.stdout
+
+
+# Line 4 restarts the numbering of 一、; line 5 skips 2.
+NOTED_PLAN = "学校工作计划\n一、教学工作\n1.加强备课。\n1.开展公开课。\n3.开展升旗仪式。\n"
+
+
+def test_flask_plan_parse_says_its_notes_in_the_apps_language(runner, tmp_path):
+    """``flask plan parse`` speaks BABEL_DEFAULT_LOCALE (Chinese) unless told otherwise."""
+    path = tmp_path / "plan.txt"
+    path.write_text(NOTED_PLAN, encoding="utf-8")
+    result = runner.invoke(args=["plan", "parse", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "第 4 行：编号从 1. 重新开始。" in result.stdout
+    assert "第 5 行：3. 的编号不连续（应为 2）。" in result.stdout
+    assert "措施：3" in result.stdout and "restarts" not in result.stdout
+    assert "Warning" not in result.stdout and "Measures" not in result.stdout
+    english = runner.invoke(args=["plan", "parse", str(path), "--lang", "en"])
+    assert english.exit_code == 0, english.output
+    assert "Line 4: the numbering starts again at 1." in english.stdout
+    assert "Measures: 3" in english.stdout and "第 4 行" not in english.stdout
+    assert runner.invoke(args=["plan", "parse", str(path), "--lang", "fr"]).exit_code == 2
+
+
+def test_flask_plan_parse_follows_babel_default_locale(app, tmp_path):
+    path = tmp_path / "plan.txt"
+    path.write_text(NOTED_PLAN, encoding="utf-8")
+    app.config["BABEL_DEFAULT_LOCALE"] = "en"
+    runner = app.test_cli_runner()
+    assert "Line 4: the numbering starts again at 1." in runner.invoke(
+        args=["plan", "parse", str(path)]).stdout
+    assert "第 4 行：编号从 1. 重新开始。" in runner.invoke(
+        args=["plan", "parse", str(path), "--lang", "zh"]).stdout
+
+
+def test_flask_plan_parse_json_keeps_its_shape_and_adds_translated_notes(runner, tmp_path):
+    path = tmp_path / "plan.txt"
+    path.write_text(NOTED_PLAN, encoding="utf-8")
+    result = runner.invoke(args=["plan", "parse", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    # The stable shape: the parse tree's keys, the warnings as the parser's English text.
+    assert set(data) - {"notes"} == {"title", "preamble", "trailer", "noise", "nodes",
+                                     "warnings"}
+    assert data["warnings"] == ["line 4: numbering restarts at 1.",
+                                "line 5: 3. is out of sequence (expected 2)"]
+    assert data["notes"] == [
+        {"code": "restart", "params": {"line": 4, "label": "1."},
+         "message": "第 4 行：编号从 1. 重新开始。"},
+        {"code": "sequence", "params": {"line": 5, "label": "3.", "expected": 2},
+         "message": "第 5 行：3. 的编号不连续（应为 2）。"},
+    ]
+    english = json.loads(runner.invoke(args=["plan", "parse", str(path), "--json", "--lang",
+                                             "en"]).stdout)
+    assert english["warnings"] == data["warnings"]
+    assert english["notes"][0]["message"].startswith("Line 4: the numbering starts again at 1.")
+
+
+def test_flask_plan_parse_errors_in_the_apps_language(runner, tmp_path):
+    path = tmp_path / "plan.txt"
+    path.write_bytes(b"")
+    result = runner.invoke(args=["plan", "parse", str(path)])
+    assert result.exit_code == 1 and "文件为空" in result.output
+    result = runner.invoke(args=["plan", "parse", str(path), "--lang", "en"])
+    assert result.exit_code == 1 and "The file is empty." in result.output
+
+
+def test_empty_task_table_note_is_translated(runner, tmp_path):
+    path = tmp_path / "tasks.xlsx"
+    path.write_bytes(_xlsx([["任务", "牵头单位", "完成时限"]]))
+    data = json.loads(runner.invoke(args=["plan", "parse", str(path), "--json"]).stdout)
+    assert data["warnings"] == ["the task table has a header but no task rows"]
+    assert data["notes"][0]["code"] == "empty_table"
+    assert "the task table" not in data["notes"][0]["message"]
 
 
 @pytest.mark.parametrize("content, args, message", [
@@ -262,15 +333,17 @@ def test_cli_parse_outline(tmp_path):
     (b"\x89PNG\r\n\x1a\n\x00\x00", [], "not text"),
     (PLAN.encode(), ["--term-start", "2021-02-22"], "must be given together"),
 ])
-def test_cli_errors_exit_1_with_one_line(tmp_path, content, args, message):
+def test_cli_errors_exit_1_with_one_line(runner, tmp_path, content, args, message):
     path = tmp_path / "plan.txt"
     path.write_bytes(content)
-    result = CliRunner().invoke(plan_cli, ["parse", str(path), *args])
+    result = runner.invoke(args=["plan", "parse", str(path), "--lang", "en", *args])
     assert result.exit_code == 1
     assert message in result.stderr
     assert result.stderr.strip().count("\n") == 0 and result.stdout == ""
 
 
-def test_cli_missing_file(tmp_path):
-    result = CliRunner().invoke(plan_cli, ["parse", str(tmp_path / "nope.docx")])
+def test_cli_missing_file(runner, tmp_path):
+    result = runner.invoke(args=["plan", "parse", str(tmp_path / "nope.docx"), "--lang", "en"])
     assert result.exit_code == 1 and "Cannot read" in result.stderr
+    result = runner.invoke(args=["plan", "parse", str(tmp_path / "nope.docx")])
+    assert result.exit_code == 1 and "无法读取" in result.stderr

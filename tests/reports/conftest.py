@@ -110,3 +110,44 @@ def build_plan(org: Organization, term: Term, outcome: str, *, evidence: bool = 
                                          note="场地未落实"))
     db.session.flush()
     return plan
+
+
+# 一、 holds a measure, a sub-section, then two more measures of its own: the report
+# must say them in that order. Each row: label, heading, depth below 一、, kind, outcome.
+INTERLEAVED = [
+    ("一、", "德育工作", 0, NodeKind.section, None),
+    ("1.", "开好升旗仪式", 1, NodeKind.measure, "done"),
+    ("（一）", "班主任队伍建设", 1, NodeKind.section, None),
+    ("1.", "每月召开班主任例会", 2, NodeKind.measure, "open"),
+    ("2.", "开展班主任培训", 2, NodeKind.measure, "done"),
+    ("2.", "办好家长学校", 1, NodeKind.measure, "done"),
+    ("3.", "做好心理健康教育", 1, NodeKind.measure, "open"),
+    ("二、", "教学工作", 0, NodeKind.section, None),
+    ("1.", "开展集体备课", 1, NodeKind.measure, "done"),
+]
+
+
+def build_interleaved_plan(org: Organization, term: Term, *, today: date) -> Plan:
+    """The plan of ``INTERLEAVED``: positions in document order, done measures done on
+    time, open ones not started and not yet due."""
+    plan = Plan(organization_id=org.id, term=term, title="交错计划", status=PlanStatus.active)
+    db.session.add(plan)
+    parents: list[PlanNode] = []
+    for position, (label, heading, depth, kind, outcome) in enumerate(INTERLEAVED):
+        del parents[depth:]
+        node = PlanNode(plan=plan, parent=parents[-1] if parents else None, position=position,
+                        label=label, number=label.strip("、.（）"), level=depth + 1,
+                        heading=heading, text=heading, kind=kind)
+        db.session.add(node)
+        parents.append(node)
+        if outcome is None:
+            continue
+        task = Task(organization_id=org.id, plan=plan, plan_node=node, title=heading,
+                    start_date=term.start_date, due_date=today + timedelta(days=5))
+        if outcome == "done":
+            task.status, task.progress = TaskStatus.done, 100
+            task.completed_at = datetime.combine(today - timedelta(days=1), datetime.min.time(),
+                                                 timezone.utc) + timedelta(hours=3)
+        db.session.add(task)
+    db.session.flush()
+    return plan

@@ -8,7 +8,12 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import login
-from tests.reports.conftest import DEMO_NOW, build_plan, section_titles
+from tests.reports.conftest import (
+    DEMO_NOW,
+    build_interleaved_plan,
+    build_plan,
+    section_titles,
+)
 from tracker import stats
 from tracker.extensions import db
 from tracker.models import Organization, Plan, Task
@@ -148,6 +153,53 @@ def test_edge_plans_read_sensibly(app, make_org, make_term, outcome, evidence):
             assert "本学期各项措施均已按期完成" in text or "未上传佐证材料" in text
         if outcome == "mixed":
             assert "场地未落实" in text
+
+
+def _outline(document, lang="zh_CN"):
+    """The plan part of the report as (heading) and (list title, item leads), in order."""
+    outline, inside = [], False
+    for block in document.blocks:
+        if isinstance(block, Heading):
+            inside = block.section_id is not None
+            if inside:
+                outline.append(block.text)
+        elif inside and isinstance(block, ItemList):
+            outline.append((block.title, [item.lead for item in block.items]))
+    return outline
+
+
+def test_measures_and_sub_sections_keep_the_plans_order(app, make_org, make_term):
+    """一、 has 1., then （一）, then 2. and 3.: the report says them in that order, and
+    says where the measures after a sub-section belong."""
+    from datetime import datetime, timezone
+
+    today = date(2025, 1, 10)
+    with app.app_context():
+        org = make_org("交错小学")
+        plan = build_interleaved_plan(org, make_term(org), today=today)
+        db.session.commit()
+        report_input = data.load(db.session, plan, datetime(2025, 1, 10, 4, tzinfo=timezone.utc))
+        report = compose.compose(report_input)
+        assert _outline(report.document) == [
+            "一、德育工作",
+            ("已完成", ["1.开好升旗仪式"]),
+            "（一）班主任队伍建设",
+            ("已完成", ["2.开展班主任培训"]),
+            ("未完成", ["1.每月召开班主任例会"]),
+            ("一、德育工作（续）：已完成", ["2.办好家长学校"]),
+            ("一、德育工作（续）：未完成", ["3.做好心理健康教育"]),
+            "二、教学工作",
+            ("已完成", ["1.开展集体备课"]),
+        ]
+        assert [h.text for h in report.document.section_headings()] == section_titles(plan.id)
+        # A section still holds all its own measures, in plan order, and its sub-section's
+        # counts stay inside its own.
+        first = report.sections[0]
+        assert [m.title for m in first.measures] == ["开好升旗仪式", "办好家长学校",
+                                                     "做好心理健康教育"]
+        assert first.counts.active == 5 and report.sections[1].counts.active == 2
+        english = _outline(compose.compose(report_input, "en").document)
+        assert ("一、德育工作 (continued): done", ["2.办好家长学校"]) in english
 
 
 def test_empty_plan_does_not_divide_by_zero(app, make_org, make_term):

@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from tests.reports.conftest import DEMO_NOW, section_titles
+from tests.reports.conftest import DEMO_NOW, build_interleaved_plan, section_titles
 from tracker.extensions import db
 from tracker.models import Plan
 from tracker.reports import services
@@ -127,3 +127,37 @@ def test_html_is_self_contained_and_escaped(demo_files):
     assert html.count('class="plan-section"') == len(sections)
     assert "<script" not in html and "http://" not in html.replace("http://www.w3", "")
     assert html.count("data:image/png;base64,") == len(output.document.charts)
+
+
+def test_every_format_keeps_measures_and_sub_sections_in_the_plans_order(app, make_org,
+                                                                          make_term):
+    """1. before （一） before 2. and 3. of 一、, in the DOCX, the PDF, the HTML and the
+    ledger alike."""
+    from datetime import date, datetime, timezone
+
+    from docx import Document as open_docx
+    from openpyxl import load_workbook
+    from pypdf import PdfReader
+
+    with app.app_context():
+        org = make_org("交错小学")
+        plan = build_interleaved_plan(org, make_term(org), today=date(2025, 1, 10))
+        db.session.commit()
+        output = services.build_school(plan, list(services.FORMATS),
+                                       now=datetime(2025, 1, 10, 4, tzinfo=timezone.utc))
+    order = ["一、德育工作", "1.开好升旗仪式", "（一）班主任队伍建设", "2.开展班主任培训",
+             "一、德育工作（续）：已完成", "2.办好家长学校", "3.做好心理健康教育", "二、教学工作"]
+
+    def in_order(text):
+        text = re.sub(r"\s+", "", text)
+        at = [text.find(part, text.find(order[0])) for part in order]
+        assert -1 not in at and at == sorted(at), dict(zip(order, at))
+
+    in_order("\n".join(p.text for p in open_docx(io.BytesIO(output.files["docx"])).paragraphs))
+    in_order(re.sub(r"<[^>]+>", "", output.files["html"].decode()))
+    in_order("".join(page.extract_text() for page in
+                     PdfReader(io.BytesIO(output.files["pdf"])).pages))
+    sheet = load_workbook(io.BytesIO(output.files["xlsx"]))["台账"]
+    assert [r[2] for r in sheet.iter_rows(min_row=2, values_only=True)] == [
+        "开好升旗仪式", "每月召开班主任例会", "开展班主任培训", "办好家长学校", "做好心理健康教育",
+        "开展集体备课"]

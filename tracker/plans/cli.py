@@ -1,7 +1,8 @@
 """``flask plan parse FILE`` — parse a plan file and print its tree (writes nothing).
 
-Registered by the app factory; the command itself needs no application context, so it can
-be tested with click's CliRunner directly on :data:`plan_cli`.
+The output is in the app's language (BABEL_DEFAULT_LOCALE) unless ``--lang`` says
+otherwise; ``--json`` keeps the parse tree's stable shape and adds the reading notes in
+that language.
 """
 from __future__ import annotations
 
@@ -10,16 +11,21 @@ from datetime import date, datetime
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
+from flask_babel import force_locale
+from flask_babel import gettext as _
 
 from tracker.inputs import whole_number
 from tracker.plans.hints import TermCalendar
+from tracker.plans.notes import note_dict, note_text
 from tracker.plans.parsing import Node, ParsedPlan
 from tracker.plans.readers import DEFAULT_MAX_BYTES, PlanReadError, load_plan
 
 plan_cli = AppGroup("plan", help="Work-plan tools.")
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
+LANGS = {"zh": "zh_CN", "en": "en"}
 
 
 def _calendar(start: datetime | None, mid: datetime | None,
@@ -27,7 +33,9 @@ def _calendar(start: datetime | None, mid: datetime | None,
     if start is None and end is None and mid is None:
         return None
     if start is None or end is None:
-        raise click.ClickException("--term-start and --term-end must be given together.")
+        raise click.ClickException(_("--term-start and --term-end must be given together."))
+    if end < start:
+        raise click.ClickException(_("--term-end is before --term-start."))
     try:
         return TermCalendar(start=start.date(), end=end.date(), mid=mid.date() if mid else None)
     except ValueError as error:
@@ -35,24 +43,26 @@ def _calendar(start: datetime | None, mid: datetime | None,
 
 
 def outline(plan: ParsedPlan) -> str:
-    """A readable indented outline of the parse."""
-    lines = [f"Title: {plan.title or '—'}"]
+    """A readable indented outline of the parse, in the current locale."""
+    lines = [_("Title: %(title)s", title=plan.title or "—")]
     if plan.preamble:
-        lines.append(f"Preamble: {_short(plan.preamble)}")
+        lines.append(_("Preamble: %(text)s", text=_short(plan.preamble)))
 
     def walk(nodes: list[Node]) -> None:
         for node in nodes:
             marker = "•" if node.kind == "measure" else "▸"
             number = node.label or f"[{node.number}]"
+            where = _("(line %(line)d)", line=node.line)
             lines.append(f"{'  ' * (node.level - 1)}{marker} {number} {node.heading}"
-                         f"  (line {node.line}){_hint_summary(node)}")
+                         f"  {where}{_hint_summary(node)}")
             walk(node.children)
 
     walk(plan.nodes)
     if plan.trailer:
-        lines.append(f"Trailer: {_short(plan.trailer)}")
-    lines.append(f"Measures: {plan.measure_count}; noise lines: {len(plan.noise)}")
-    lines.extend(f"Warning: {warning}" for warning in plan.warnings)
+        lines.append(_("Trailer: %(text)s", text=_short(plan.trailer)))
+    lines.append(_("Measures: %(measures)d; noise lines: %(noise)d",
+                   measures=plan.measure_count, noise=len(plan.noise)))
+    lines.extend(_("Note: %(note)s", note=note_text(warning)) for warning in plan.warnings)
     return "\n".join(lines)
 
 
@@ -67,16 +77,16 @@ def _hint_summary(node: Node) -> str:
     hints = node.hints.to_dict()
     parts = []
     if hints["owners"]:
-        parts.append("owner " + "/".join(hints["owners"]))
+        parts.append(_("owner %(names)s", names="/".join(hints["owners"])))
     if hints["time_phrase"]:
         due = f" → {hints['due']}" if hints["due"] else ""
-        parts.append(f"time {hints['time_phrase']}{due}")
+        parts.append(_("time %(phrase)s", phrase=hints["time_phrase"]) + due)
     if hints["target"]:
-        parts.append("target " + _short(hints["target"], 30))
+        parts.append(_("target %(target)s", target=_short(hints["target"], 30)))
     return ("  [" + "; ".join(parts) + "]") if parts else ""
 
 
-@plan_cli.command("parse", with_appcontext=False)
+@plan_cli.command("parse")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--term-start", type=_DATE, help="Term start date (YYYY-MM-DD).")
 @click.option("--term-mid", type=_DATE, help="Mid-term date (YYYY-MM-DD).")
@@ -84,25 +94,32 @@ def _hint_summary(node: Node) -> str:
 @click.option("--department", "departments", multiple=True,
               help="A department name of the organisation (repeatable), matched first.")
 @click.option("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the parse tree as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the parse tree as JSON, with the notes in the chosen language.")
+@click.option("--lang", type=click.Choice(sorted(LANGS)),
+              help="Language of the output (default: the app's BABEL_DEFAULT_LOCALE).")
 def parse_command(file: Path, term_start: datetime | None, term_mid: datetime | None,
                   term_end: datetime | None, departments: tuple[str, ...], max_bytes: int,
-                  as_json: bool) -> None:
+                  as_json: bool, lang: str | None) -> None:
     """Parse FILE (.txt, .md, .docx, .xlsx) and print the plan tree."""
-    calendar = _calendar(term_start, term_mid, term_end)
-    try:
-        data = file.read_bytes()
-    except OSError as error:
-        raise click.ClickException(f"Cannot read {file}: {error.strerror or error}.") from error
-    try:
-        plan = load_plan(data, file.name, calendar=calendar, departments=departments,
-                         max_bytes=max_bytes)
-    except PlanReadError as error:
-        raise click.ClickException(str(error)) from error
-    if as_json:
-        click.echo(json.dumps(plan.to_dict(), ensure_ascii=False, indent=2, default=_json_default))
-    else:
-        click.echo(outline(plan))
+    with force_locale(LANGS[lang] if lang else current_app.config["BABEL_DEFAULT_LOCALE"]):
+        calendar = _calendar(term_start, term_mid, term_end)
+        try:
+            data = file.read_bytes()
+        except OSError as error:
+            raise click.ClickException(_("Cannot read %(file)s: %(error)s.", file=file,
+                                         error=error.strerror or error)) from error
+        try:
+            plan = load_plan(data, file.name, calendar=calendar, departments=departments,
+                             max_bytes=max_bytes)
+        except PlanReadError as error:
+            raise click.ClickException(_(error.message, **error.params)) from error
+        if as_json:
+            result = plan.to_dict()
+            result["notes"] = [note_dict(warning) for warning in plan.warnings]
+            click.echo(json.dumps(result, ensure_ascii=False, indent=2, default=_json_default))
+        else:
+            click.echo(outline(plan))
 
 
 def _json_default(value: object) -> str:
@@ -149,7 +166,7 @@ def import_command(file: Path, org_ref: str, term_ref: str | None, title: str | 
         raise click.ClickException(str(error)) from error
     measures = sum(1 for _ in importing.iter_measures(parsed["nodes"]))
     for warning in parsed.get("warnings") or []:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(_("Note: %(note)s", note=note_text(warning)), err=True)
     source_text = data.decode("utf-8", "replace") if file.suffix.lower() in (".txt", ".md") \
         else ""
     if revision_of:

@@ -87,12 +87,9 @@ __all__ = [
     "text_start",
 ]
 
-FLAT_WARNING = "no numbering found — imported as a flat list of paragraphs"
-
-
 class ParseWarning(str):
-    """A warning as English text (what ``flask plan parse`` prints and the JSON carries)
-    that also names its kind and values, so a page can say it in the reader's language."""
+    """A warning as English text (what the JSON's ``warnings`` carry) that also names its
+    kind and values, so the app can say it in the reader's language (``plans.notes``)."""
 
     code: str
     params: dict
@@ -101,6 +98,10 @@ class ParseWarning(str):
         warning = super().__new__(cls, text)
         warning.code, warning.params = code, params
         return warning
+
+
+FLAT_WARNING = ParseWarning("flat", "no numbering found — imported as a flat list of paragraphs")
+
 
 # --------------------------------------------------------------------------- result types
 

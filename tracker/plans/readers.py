@@ -33,7 +33,14 @@ from tracker.plans.hints import (
     extract_hints,
     find_times,
 )
-from tracker.plans.parsing import Node, ParsedPlan, int_to_cn, int_to_roman, parse_plan
+from tracker.plans.parsing import (
+    Node,
+    ParsedPlan,
+    ParseWarning,
+    int_to_cn,
+    int_to_roman,
+    parse_plan,
+)
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -546,7 +553,8 @@ def rows_to_plan(rows: list[TaskRow], *, title: str | None = None,
         else:
             plan.nodes.append(node)
     if not rows:
-        plan.warnings.append("the task table has a header but no task rows")
+        plan.warnings.append(ParseWarning("empty_table",
+                                          "the task table has a header but no task rows"))
     return plan
 
 

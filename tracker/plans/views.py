@@ -32,7 +32,8 @@ from tracker.models import Plan, PlanNode, Task, TaskStatus, Term, User
 from tracker.plans import importing, preview
 from tracker.plans.forms import PlanImportForm
 from tracker.plans.hints import TermCalendar
-from tracker.plans.parsing import FLAT_WARNING, parse_plan
+from tracker.plans.notes import note_text
+from tracker.plans.parsing import parse_plan
 from tracker.plans.readers import N_, PlanReadError, load_plan
 from tracker.services import ServiceError
 
@@ -179,30 +180,9 @@ def import_plan():
                 "rows": [row.to_dict() for row in preview.flatten(result["nodes"])],
             }, ensure_ascii=False), encoding="utf-8")
             for warning in parsed.warnings:
-                flash(_warning_text(warning), "warning")
+                flash(note_text(warning), "warning")
             return redirect(url_for(".import_preview", token=token))
     return render_template("plans/import.html", form=form)
-
-
-def _warning_text(warning: str) -> str:
-    """A parser warning in the reader's language (``parsing.ParseWarning`` names its kind)."""
-    if warning == FLAT_WARNING:
-        return _("No numbering was found: the text is imported as a flat list of "
-                 "paragraphs, one measure each. Check the preview.")
-    params = getattr(warning, "params", {})
-    texts = {
-        "inferred": lambda: _("Line %(line)d: number %(number)s was inferred (the automatic "
-                              "numbering before %(label)s was lost). Check the preview.",
-                              **params),
-        "restart": lambda: _("Line %(line)d: the numbering starts again at %(label)s.",
-                             **params),
-        "sequence": lambda: _("Line %(line)d: %(label)s is out of sequence (%(expected)d was "
-                              "expected).", **params),
-        "continues": lambda: _("Line %(line)d: %(label)s was taken as the next item of level "
-                               "%(level)d, whose numbering it continues.", **params),
-    }
-    text = texts.get(getattr(warning, "code", ""))
-    return text() if text else _("Reading note: %(note)s", note=warning)
 
 
 def _save_rows(token: str, pending: dict, rows: list[preview.Row]) -> None:

@@ -11,7 +11,9 @@ writes the report in the plan's own structure:
   heading with nothing to report under it is left out). Each section gives its
   completion rate (the ``tracker.stats`` counts of its subtree) and its measures: those
   done with what was recorded (latest meaningful notes, evidence, actual against
-  target, completion date) and those not done with their status and the reason given;
+  target, completion date) and those not done with their status and the reason given.
+  A section's measures and sub-sections come in the plan's order: measures written
+  after a sub-section follow it, under a title naming the section they continue;
 - what changed against the plan as written, the previous term, problems and next
   steps, and the ledger (台账) of every measure.
 
@@ -162,6 +164,8 @@ class SectionView:
     heading: str
     counts: Any
     measures: list[MeasureView] = field(default_factory=list)
+    # Its own measures and its sub-sections, interleaved as the plan has them.
+    parts: list[MeasureView | SectionView] = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -244,10 +248,8 @@ def compose(data: ReportInput, lang: str = "zh_CN") -> Report:
         blocks.append(Heading(1, t("main_work"), "main-work"))
         blocks.extend(_measure_lists(loose, t, lang))
     for section in sections:
-        blocks.append(Heading(section.depth, section.title, f"s{section.node_id}",
-                              section_id=section.node_id))
-        blocks.append(Paragraph(_section_rate(section.counts, t)))
-        blocks.extend(_measure_lists(section.measures, t, lang))
+        if section.depth == 1:  # each sub-section is written inside its section
+            blocks.extend(_section_blocks(section, t, lang))
     if other is not None:
         blocks.append(Heading(1, t("other_tasks"), "other"))
         blocks.append(Paragraph(_section_rate(other.counts, t)))
@@ -423,34 +425,78 @@ def _sections(data: ReportInput, measures: list[MeasureView]):
             cursor = by_id[cursor].parent_id if cursor in by_id else None
         return min(level, 4)
 
+    def home_of(node_id: int | None) -> int | None:
+        """The nearest section at or above a node."""
+        cursor = node_id
+        while cursor is not None and cursor not in is_section:
+            cursor = by_id[cursor].parent_id if cursor in by_id else None
+        return cursor
+
     views = {}
     for node_id in section_ids:
         node = by_id[node_id]
         counts = _subtree_counts(data, children, node_id)
         views[node_id] = SectionView(node_id=node_id, depth=depth(node_id), label=node.label,
                                      heading=heading_of(node), counts=counts)
+    top: list[SectionView] = []
+    for node_id in section_ids:
+        parent = home_of(by_id[node_id].parent_id)
+        (views[parent].parts if parent is not None else top).append(views[node_id])
     loose: list[MeasureView] = []
     other_measures: list[MeasureView] = []
     for measure in measures:
-        cursor = measure.node_id
-        home = None
-        while cursor is not None:
-            if cursor in views:
-                home = views[cursor]
-                break
-            cursor = by_id[cursor].parent_id if cursor in by_id else None
+        home = home_of(measure.node_id)
         if home is not None:
-            home.measures.append(measure)
+            views[home].measures.append(measure)
         elif measure.node_id is not None and measure.node_id in by_id:
             loose.append(measure)
         else:
             other_measures.append(measure)
+    # A section's own measures go between its sub-sections where the plan has them
+    # (a measure on the section's own node comes first); measures arrive in plan order.
+    position = {n.id: n.position for n in nodes}
+    for view in views.values():
+        view.parts = sorted(view.measures + view.parts, key=lambda part: (
+            position[part.node_id], 0 if isinstance(part, MeasureView) else 1))
     other = None
     other_counts = data.node_counts.get(None)
     if other_counts is not None and other_counts.total:
         other = SectionView(node_id=None, depth=1, label="", heading="", counts=other_counts,
                             measures=other_measures)
-    return [views[i] for i in section_ids], loose, other
+    return _in_reading_order(top), loose, other
+
+
+def _in_reading_order(sections: list[SectionView]) -> list[SectionView]:
+    """Every section, each before its sub-sections."""
+    result = []
+    for section in sections:
+        result.append(section)
+        result.extend(_in_reading_order([p for p in section.parts
+                                         if isinstance(p, SectionView)]))
+    return result
+
+
+def _section_blocks(section: SectionView, t, lang: str) -> list:
+    """A section's heading and rate, then its parts in the plan's order: a run of its own
+    measures as lists, each sub-section in full. A run after a sub-section names the
+    section it continues, or it would read as the sub-section's."""
+    blocks: list = [Heading(section.depth, section.title, f"s{section.node_id}",
+                            section_id=section.node_id),
+                    Paragraph(_section_rate(section.counts, t))]
+    run: list[MeasureView] = []
+    continued = False
+    for part in section.parts + [None]:
+        if isinstance(part, MeasureView):
+            run.append(part)
+            continue
+        if run:
+            blocks.extend(_measure_lists(run, t, lang,
+                                         continues=section.title if continued else None))
+            run = []
+        if part is not None:
+            blocks.extend(_section_blocks(part, t, lang))
+            continued = True
+    return blocks
 
 
 def _status_text(measure: MeasureView, t) -> str:
@@ -504,15 +550,23 @@ def _not_done_text(m: MeasureView, t, lang: str) -> str:
     return _with_period(sep.join(parts), t)
 
 
-def _measure_lists(measures: list[MeasureView], t, lang: str) -> list:
+def _measure_lists(measures: list[MeasureView], t, lang: str,
+                   continues: str | None = None) -> list:
+    """The measures done, then those not done; ``continues`` names the section a run of
+    measures after one of its sub-sections belongs to."""
     done = [m for m in measures if m.state == "done"]
     rest = [m for m in measures if m.state != "done"]
+    if continues is None:
+        done_title, not_done_title = t("done_title"), t("not_done_title")
+    else:
+        done_title = t("done_title_continued", section=continues)
+        not_done_title = t("not_done_title_continued", section=continues)
     blocks = []
     if done:
-        blocks.append(ItemList(t("done_title"), [
+        blocks.append(ItemList(done_title, [
             Item(f"{m.label}{m.title}", _done_text(m, t, lang), "done") for m in done]))
     if rest:
-        blocks.append(ItemList(t("not_done_title"), [
+        blocks.append(ItemList(not_done_title, [
             Item(f"{m.label}{m.title}", _not_done_text(m, t, lang), m.state) for m in rest]))
     return blocks
 

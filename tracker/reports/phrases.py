@@ -68,6 +68,8 @@ PHRASES: dict[str, tuple[str, str]] = {
     "section_all_cancelled": ("本部分{tasks}项任务均已取消。", "All {tasks} tasks of this section were cancelled."),
     "done_title": ("已完成", "Done"),
     "not_done_title": ("未完成", "Not done"),
+    "done_title_continued": ("{section}（续）：已完成", "{section} (continued): done"),
+    "not_done_title_continued": ("{section}（续）：未完成", "{section} (continued): not done"),
     "done_on": ("{day}完成", "completed {day}"),
     "on_time": ("按期", "on time"),
     "late_by": ("逾期{days}天完成", "{days} days late"),

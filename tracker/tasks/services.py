@@ -88,12 +88,33 @@ def _check_version(task: Task, expected_version: int | None) -> None:
         raise ConflictError(task)
 
 
+def _lock_rows(task_ids) -> None:
+    """Take the row locks a change is about to need, all at once and in id order.
+
+    Two changes that write the same tasks in different orders can deadlock on
+    PostgreSQL: an owner's update writes an occurrence, then its measure (the roll-up); a
+    leader's bulk action on both writes the measure first. Each holds a row the other
+    waits for, until PostgreSQL aborts one (a 500). Taken in one order up front, one
+    change waits for the other instead, and then meets the version check like any
+    concurrent change (a conflict, not an error). The lock is the one an UPDATE takes
+    (FOR NO KEY UPDATE), so history rows referring to a locked task are not held up.
+    SQLite has no row locks (a writer holds the database from its first statement) and
+    ignores the clause; the select only reads ids, so the session keeps the versions the
+    caller checked."""
+    ids = sorted(set(task_ids))
+    if ids:
+        db.session.execute(select(Task.id).where(Task.id.in_(ids)).order_by(Task.id)
+                           .with_for_update(key_share=True))
+
+
 def _check_versions(tasks: list[Task], expected: Mapping[int, int]) -> dict[int, tuple]:
-    """A bulk change checks every task before touching any; returns what it read."""
+    """A bulk change checks every task before touching any, and locks them (see
+    ``_lock_rows``); returns what it read."""
     read = {t.id: (t.version, t.title) for t in tasks}
     changed = [t for t in tasks if _changed_since(t, expected.get(t.id))]
     if changed:
         raise BulkConflictError([t.title for t in changed])
+    _lock_rows(read)
     return read
 
 
@@ -160,6 +181,8 @@ def update_progress(task: Task, actor: User, *, expected_version: int | None,
         raise ServiceError(_("Progress must be between 0 and 100."), field="progress")
     if status == TaskStatus.cancelled:
         raise ServiceError(_("Only a leader can cancel a task."), field="status")
+    if task.parent_id is not None and status is not None and status != task.status:
+        _lock_rows([task.id, task.parent_id])  # the roll-up writes the measure too
     stored = _store_uploads(list(uploads), upload_folder, max_upload_bytes) if uploads else []
     changes: dict[str, list] = {}
     with db.session.no_autoflush:  # one UPDATE, so the version moves by exactly one
