@@ -15,7 +15,8 @@
    127.0.0.1 works without weakening the configuration.
 3. Figures: after a warm-up, p50/p95 of sequential requests per page (``--requests``,
    each page bounded by ``--page-seconds``), each page's p50 as a multiple of the floor
-   (``/healthz``: same app, same middleware, one ``SELECT 1``); requests/s with 8
+   (``/healthz``: same app, same middleware, one ``SELECT 1``) and of the signed-in floor
+   (the empty notification list: sign-in, layout and bell around nothing); requests/s with 8
    concurrent clients for my tasks and the school dashboard; peak RSS of the gunicorn
    master and each worker. Plan parsing runs in this process (no HTTP).
 
@@ -374,6 +375,13 @@ def measure_pages(server: Server, args) -> tuple[dict, list[str]]:
             figures[name] = sequential(name, call, n, warm, budget)
 
     measure("floor (/healthz)", get(anonymous, "/healthz"))
+    # The cheapest page a signed-in user can open: the layout (navigation, bell) around an
+    # empty notification list (nothing sends notifications during the benchmark).
+    _, inbox = staff.request("GET", "/notifications/")
+    if "/open" in inbox:
+        notes.append("signed-in floor: staff@school001.bench has notifications, so the page "
+                     "is not empty")
+    measure("floor, signed in (/notifications/)", get(staff, "/notifications/"))
     measure("login page", get(Client(port), "/account/login"))
     measure("my tasks", get(staff, "/tasks/mine"))
     measure("task list", get(leader, "/tasks/"))
@@ -556,13 +564,15 @@ def print_table(report: dict) -> None:
     print(f"\nPlan Tracker benchmark — {report['db']}, {size['name']} scale "
           f"({size['schools']} schools × {size['tasks_per_school']} tasks, {size['users']} users), "
           f"gunicorn {report['workers']} workers", file=out)
-    print(f"{'figure':<30}{'p50 ms':>9}{'p95 ms':>9}{'n':>6}{'÷ floor':>9}", file=out)
+    print(f"{'figure':<36}{'p50 ms':>9}{'p95 ms':>9}{'n':>6}{'÷ floor':>9}"
+          f"{'÷ signed-in':>13}", file=out)
     for name, fig in report["figures"].items():
-        ratio = report["ratios"].get(name)
-        print(f"{name:<30}{fig['p50_ms']:>9.1f}{fig['p95_ms']:>9.1f}{fig['n']:>6}"
-              f"{'' if ratio is None else f'{ratio:.1f}×':>9}", file=out)
+        ratio, signed_in = report["ratios"].get(name), report["ratios_signed_in"].get(name)
+        print(f"{name:<36}{fig['p50_ms']:>9.1f}{fig['p95_ms']:>9.1f}{fig['n']:>6}"
+              f"{'' if ratio is None else f'{ratio:.1f}×':>9}"
+              f"{'' if signed_in is None else f'{signed_in:.1f}×':>13}", file=out)
     for name, fig in report["throughput"].items():
-        print(f"{name:<30}{fig['rps']:>9.1f} req/s at concurrency {fig['concurrency']} "
+        print(f"{name:<36}{fig['rps']:>9.1f} req/s at concurrency {fig['concurrency']} "
               f"({fig['non_200']} not 200)", file=out)
     rss = report["rss_mib"]
     workers = ", ".join(f"{w['peak']}" for w in rss["workers"])
@@ -639,6 +649,9 @@ def main() -> int:
         server.stop()
     floor = figures["floor (/healthz)"]["p50_ms"]
     report["ratios"] = {name: round(fig["p50_ms"] / floor, 2) for name, fig in figures.items()}
+    signed_in = figures["floor, signed in (/notifications/)"]["p50_ms"]
+    report["ratios_signed_in"] = {name: round(fig["p50_ms"] / signed_in, 2)
+                                  for name, fig in figures.items()}
     if wanted(args, "plan parse"):
         figures["plan parse (in-process)"] = plan_parse_figure(args)
     if wanted(args, "report"):
