@@ -6,6 +6,7 @@ taken over by the next sweep; a failed scheduled generation is tried again after
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import timedelta
@@ -13,15 +14,17 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from tests.conftest import login, login_with_csrf, page_csrf_token
 from tests.reminders.conftest import smtp_server  # noqa: F401  (fixture)
 from tests.reports.conftest import DEMO_TODAY
 from tests.reports.test_schedule import _at, _leaders
 from tracker.extensions import db
-from tracker.models import Report, ReportStatus, utcnow
+from tracker.models import Plan, Report, ReportStatus, utcnow
 from tracker.reports import services
 from tracker.scheduler import JOBS
 
 NOW = _at(DEMO_TODAY)           # three days before the demo term ends: the draft is due
+QUIET = _at(DEMO_TODAY - timedelta(days=30))   # no term report due
 
 
 def _stuck(app, *, since: timedelta | None = timedelta(minutes=31), attempts: int = 1,
@@ -234,8 +237,8 @@ def test_no_message_announces_a_report_whose_files_are_missing(
 # --------------------------------------------------------------------------- failures
 
 
-def test_a_failing_generation_is_retried_on_schedule_then_left_failed(
-        app, demo, smtp_server, monkeypatch):  # noqa: F811
+def test_a_failing_generation_is_retried_on_schedule_then_left_failed_and_shown(
+        app, client, demo, smtp_server, monkeypatch):  # noqa: F811
     def broken(*_args, **_kwargs):
         raise RuntimeError("字体缺失 boom")
 
@@ -254,6 +257,137 @@ def test_a_failing_generation_is_retried_on_schedule_then_left_failed(
         assert report.next_attempt_at is None and "boom" in report.error
         later = services.term_end_sweep(at + timedelta(days=1))
         assert later["failed"] == later["generated"] == later["claimed"] == 0
+        report_id = report.id
     assert smtp_server.messages == []
 
+    login(client, "leader@demo.school", "demo1234")
+    listing = client.get(f"/reports/plan/{demo['plan']}").get_data(as_text=True)
+    assert "字体缺失 boom" in listing and f"/reports/{report_id}/retry" in listing
+    page = client.get(f"/reports/{report_id}").get_data(as_text=True)
+    assert "字体缺失 boom" in page and f"/reports/{report_id}/retry" in page
+    state = client.get(f"/reports/{report_id}/status").get_json()
+    assert state["status"] == "failed" and state["retry"].endswith(f"/reports/{report_id}/retry")
 
+
+def test_a_failed_attempt_shows_when_it_is_tried_again(app, client, demo, monkeypatch):
+    monkeypatch.setattr(services.compose, "compose",
+                        lambda *_a, **_k: (_ for _ in ()).throw(RuntimeError("boom")))
+    with app.app_context():
+        assert services.term_end_sweep(NOW)["failed"] == 1
+        report = db.session.execute(select(Report)).scalar_one()
+        assert report.next_attempt_at == NOW + timedelta(minutes=5)
+        report_id = report.id
+    login(client, "leader@demo.school", "demo1234")
+    client.post("/account/language/en")
+    listing = client.get(f"/reports/plan/{demo['plan']}").get_data(as_text=True)
+    assert "tried again" in listing and "boom" in listing
+    state = client.get(f"/reports/{report_id}/status").get_json()
+    assert state["next_attempt"] is not None
+
+
+def _failed_for_good(app, demo) -> int:
+    with app.app_context():
+        [due] = services.due_reports(NOW, 3)
+        report = services.claim(due)
+        db.session.execute(update(Report).where(Report.id == report.id).values(
+            status=ReportStatus.failed, attempts=services.MAX_ATTEMPTS, error="RuntimeError: boom",
+            finished_at=utcnow()))
+        db.session.commit()
+        return report.id
+
+
+def test_a_leader_retries_a_failed_term_report_and_each_leader_gets_it_once(
+        app, client, demo, smtp_server):  # noqa: F811
+    report_id = _failed_for_good(app, demo)
+    app.config["WTF_CSRF_ENABLED"] = True
+    assert login_with_csrf(client, "leader@demo.school", "demo1234").status_code == 302
+    token = page_csrf_token(client, f"/reports/plan/{demo['plan']}")
+    assert client.post(f"/reports/{report_id}/retry").status_code == 400   # no CSRF token
+    assert _report(app, report_id).status == ReportStatus.failed
+    response = client.post(f"/reports/{report_id}/retry", data={"csrf_token": token})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/reports/{report_id}")
+    services.wait(report_id)
+    report = _report(app, report_id)
+    assert report.status == ReportStatus.done and report.attempts == services.MAX_ATTEMPTS + 1
+    assert report.delivered_at is None
+    with app.app_context():   # the scheduler mails it; once
+        assert services.term_end_sweep(NOW + timedelta(minutes=5))["sent"] == 3
+        assert services.term_end_sweep(NOW + timedelta(minutes=10))["sent"] == 0
+        from tracker.models import AuditEntry
+
+        entry = db.session.execute(select(AuditEntry)).scalar_one()
+        assert entry.action == "report.retry" and entry.actor.email == "leader@demo.school"
+    assert _settle(smtp_server, 3) == _leaders(app, demo["org"])
+    # A second press on a report already done changes nothing.
+    page = client.post(f"/reports/{report_id}/retry", data={"csrf_token": token},
+                       follow_redirects=True)
+    assert page.status_code == 200
+    assert _report(app, report_id).status == ReportStatus.done
+
+
+def test_retry_is_refused_for_staff_and_for_another_organisation(app, client, demo, world):
+    report_id = _failed_for_good(app, demo)
+    login(client, "staff@demo.school", "demo1234")
+    assert client.post(f"/reports/{report_id}/retry").status_code == 403
+    client.post("/account/logout")
+    login(client, world.emails["admin"])
+    assert client.post(f"/reports/{report_id}/retry").status_code == 404
+    assert client.post("/reports/99999999999/retry").status_code == 404
+    report = _report(app, report_id)
+    assert report.status == ReportStatus.failed and report.attempts == services.MAX_ATTEMPTS
+
+
+def test_a_running_report_cannot_be_retried_while_its_claim_holds(app, client, demo):
+    report_id = _stuck(app, since=timedelta(minutes=5))
+    login(client, "leader@demo.school", "demo1234")
+    assert client.get(f"/reports/{report_id}/status").get_json()["retry"] is None
+    client.post(f"/reports/{report_id}/retry")
+    assert _report(app, report_id).claimed_by == "scheduler-host:4242:0badc0de"
+
+
+# --------------------------------------------------------------------------- on demand
+
+
+def test_an_interrupted_on_demand_report_is_shown_failed_and_can_be_generated_again(
+        app, client, demo):
+    """The web worker generating it was restarted: the report is never left spinning."""
+    with app.app_context():
+        plan = db.session.get(Plan, demo["plan"])
+        report = services.request_report(plan, None, ["html"])
+        db.session.commit()
+        report_id = report.id
+        db.session.execute(update(Report).where(Report.id == report_id).values(
+            status=ReportStatus.running, progress=45, claimed_by="web-1:77:abcd",
+            claimed_until=utcnow() - timedelta(minutes=1)))
+        db.session.commit()
+    login(client, "leader@demo.school", "demo1234")
+    state = client.get(f"/reports/{report_id}/status").get_json()
+    assert state["status"] == "running" and state["retry"]   # retryable before any sweep
+    with app.app_context():
+        services.term_end_sweep(QUIET)
+    report = _report(app, report_id)
+    assert report.status == ReportStatus.failed and report.error == services.INTERRUPTED
+    state = client.get(f"/reports/{report_id}/status").get_json()
+    assert state["status"] == "failed" and state["retry"]
+    response = client.post(state["retry"])
+    assert response.status_code == 302
+    services.wait(report_id)
+    state = client.get(f"/reports/{report_id}/status").get_json()
+    assert state["status"] == "done" and set(state["files"]) == {"html"}
+    assert state["retry"] is None
+
+
+def test_the_status_page_offers_the_retry_form_only_when_it_applies(app, client, demo):
+    report_id = _failed_for_good(app, demo)
+    login(client, "leader@demo.school", "demo1234")
+    page = client.get(f"/reports/{report_id}").get_data(as_text=True)
+    form = re.search(r'<form[^>]*id="report-retry"[^>]*>', page).group(0)
+    assert "hidden" not in form and "csrf_token" in page
+    with app.app_context():
+        db.session.execute(update(Report).where(Report.id == report_id).values(
+            status=ReportStatus.running, claimed_by="x", claimed_until=utcnow()
+            + timedelta(minutes=20)))
+        db.session.commit()
+    page = client.get(f"/reports/{report_id}").get_data(as_text=True)
+    assert "hidden" in re.search(r'<form[^>]*id="report-retry"[^>]*>', page).group(0)

@@ -28,7 +28,7 @@ killed or hangs) is taken over by the next sweep if the report is still due and 
 attempts left; a generation that was only slow finds its claim gone at its next step and
 stops without recording anything. A failed scheduled generation is tried again after
 ``RETRY_MINUTES``; after ``MAX_ATTEMPTS`` it stays failed, with its error, where reports
-are listed. Reports cut off that will not be taken over
+are listed, and a leader can ``retry`` it. Reports cut off that will not be taken over
 (on demand, no longer due, or out of attempts) are marked failed by ``recover``, never
 left "running". Nothing is mailed for a report that is not done, or whose files are
 missing.
@@ -358,6 +358,42 @@ def generate(report: Report, now: datetime | None = None) -> Report | None:
         except ClaimLost:
             return None
     return db.session.get(Report, report_id, populate_existing=True)
+
+
+def retryable(report: Report, now: datetime | None = None) -> bool:
+    """Whether a leader may have the report generated again: it failed, or it was cut
+    off (pending or running past its claim)."""
+    if report.status == ReportStatus.failed:
+        return True
+    if report.status in (ReportStatus.pending, ReportStatus.running):
+        return report.claimed_until is None or report.claimed_until < (now or utcnow())
+    return False
+
+
+def retry(report: Report, actor: User) -> None:
+    """Queue a failed or cut-off report to be generated again (flush only: the boundary
+    commits, then ``submit``s it). A scheduled report, once generated, is mailed by the
+    next sweep to the leaders it has not reached yet."""
+    from flask_babel import gettext as _
+
+    from tracker import audit
+
+    wall = utcnow()
+    queued = db.session.execute(
+        update(Report).where(Report.id == report.id, or_(
+            Report.status == ReportStatus.failed,
+            and_(Report.status.in_([ReportStatus.pending, ReportStatus.running]),
+                 _lapsed(wall))))
+        .values(status=ReportStatus.pending, progress=0, error="", claimed_by=None,
+                claimed_until=wall + stale_after(), next_attempt_at=None, finished_at=None)
+        .execution_options(synchronize_session=False)).rowcount
+    if queued != 1:
+        raise ServiceError(_("Only a report that failed or was interrupted can be generated "
+                             "again."))
+    audit.record(report.organization_id, actor, "report.retry", f"report {report.id}",
+                 attempts=report.attempts)
+    db.session.flush()
+    db.session.expire(report)
 
 
 def recover(due_keys: Collection[str]) -> int:
