@@ -100,6 +100,12 @@ class Config:
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
     # Term report: a draft this many days before the term ends, the final one on its last day.
     REPORT_DAYS_BEFORE_END = _int("REPORT_DAYS_BEFORE_END", 3)
+    # A report generating (or being mailed) with no sign of life for this long is taken to
+    # be cut off (process killed, or hanging) and is taken over. The slowest real
+    # generations take seconds (a 300-measure school's PDF ~3 s, a 100-school district
+    # ~2 s) and each step renews the claim, so 30 minutes never cuts off a live one even
+    # on a loaded machine, and a lost report is still redone well within the day.
+    REPORT_STALE_MINUTES = _int("REPORT_STALE_MINUTES", 30, minimum=1)
 
 
 class DevelopmentConfig(Config):

@@ -197,11 +197,17 @@ def can_district_report(user: User) -> bool:
     return is_leader(user) and user.organization.kind.value == "district"
 
 
+def can_retry_report(user: User, report) -> bool:
+    """Having a failed or interrupted report generated again: the leaders and admins of
+    the report's organisation (the same people who asked for it and receive it)."""
+    return is_leader(user) and report.organization_id == user.organization_id
+
+
 def get_report_or_404(user: User, report_id: int):
     """A stored report of the user's organisation (else 404), for its leaders (else 403)."""
     from tracker.models import Report
 
-    report = db.session.get(Report, report_id)
+    report = db.session.get(Report, report_id) if 0 < report_id <= MAX_ID else None
     if report is None or report.organization_id != user.organization_id:
         abort(404)
     require(is_leader(user))

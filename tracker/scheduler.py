@@ -93,9 +93,11 @@ JOBS: list[Job] = [
         lambda c: CronTrigger(minute="2,17,32,47", timezone=c["TIMEZONE"])),
     Job("weekly-leadership-digest", _weekly_digest,
         lambda c: CronTrigger(minute="7,37", timezone=c["TIMEZONE"])),
-    # Term reports: hourly, so each school's own date counts; once per plan and stage.
+    # Term reports: every five minutes, so each school's own date counts and a failed
+    # generation is retried on time (after 5, 30, 120 minutes); once per plan and stage.
+    # A run with nothing due is one small query.
     Job("term-reports", _term_reports,
-        lambda c: CronTrigger(minute=41, timezone=c["TIMEZONE"])),
+        lambda c: CronTrigger(minute="1-59/5", timezone=c["TIMEZONE"])),
 ]
 
 

@@ -1,4 +1,5 @@
-// Report status page: polls /reports/<id>/status until the report is done or failed.
+// Report status page: polls /reports/<id>/status until the report is done or failed, and
+// shows the "generate again" form when the report can be retried.
 (function () {
   "use strict";
   var box = document.getElementById("report-status");
@@ -6,6 +7,7 @@
   var bar = document.getElementById("report-progress");
   var message = document.getElementById("report-message");
   var files = document.getElementById("report-files");
+  var retry = document.getElementById("report-retry");
   var delay = 1000;
 
   function show(state) {
@@ -14,6 +16,7 @@
     bar.textContent = pct + "%";
     bar.parentNode.setAttribute("aria-valuenow", String(pct));
     box.setAttribute("data-status", state.status);
+    if (retry) { retry.hidden = !state.retry; }  // failed, or cut off: generate it again
     if (state.status === "done") {
       message.textContent = box.getAttribute("data-label-done");
       files.textContent = "";

@@ -33,7 +33,15 @@ class Report(Base):
     """One generation of a report. ``files`` maps a format (html, docx, pdf, xlsx) to the
     file's path relative to ``<instance>/reports``. ``idempotency_key`` is set by the
     scheduled term-end run only: unique, so a second run (or a second scheduler) cannot
-    claim the same delivery again."""
+    claim the same delivery again.
+
+    ``claimed_by`` / ``claimed_until``: who is generating (status running) or mailing
+    (done, not yet delivered) the report, and until when that claim holds unless renewed;
+    for a pending report, by when it must have been started. Every write of a holder is
+    conditional on its claim, and a claim past its time may be taken over (see
+    ``tracker.reports.services``). ``attempts`` counts generations begun;
+    ``next_attempt_at`` is when a failed scheduled one is tried again (None: not
+    automatically)."""
 
     __tablename__ = "reports"
 
@@ -62,6 +70,10 @@ class Report(Base):
     delivery_started_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     delivered_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     recipients: Mapped[list] = mapped_column(JSON, default=list)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    claimed_by: Mapped[Optional[str]] = mapped_column(String(80))
+    claimed_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     organization: Mapped["Organization"] = relationship()
     plan: Mapped[Optional["Plan"]] = relationship()

@@ -16,13 +16,32 @@
   each plan, each delivery and each leader's message, and leaves the rest to the next
   run: a plan not claimed is claimed then, a report generated but not (fully) delivered
   is among the pending deliveries.
+
+Claims. Whoever generates a report (status running) or mails it (done, not yet
+delivered) holds it under ``claimed_by`` until ``claimed_until``, renewed at each step;
+every write it makes is conditional on still holding it, and taking a report is one
+conditional UPDATE whose row count says who got it — so two processes sharing one
+database never both generate, or both mail, the same report (on PostgreSQL the second
+UPDATE waits for the first and then no longer matches; on SQLite writers are serialised).
+A claim past its time (``REPORT_STALE_MINUTES`` without a sign of life: the process was
+killed or hangs) is taken over by the next sweep if the report is still due and has
+attempts left; a generation that was only slow finds its claim gone at its next step and
+stops without recording anything. A failed scheduled generation is tried again after
+``RETRY_MINUTES``; after ``MAX_ATTEMPTS`` it stays failed, with its error, where reports
+are listed, and a leader can ``retry`` it. Reports cut off that will not be taken over
+(on demand, no longer due, or out of attempts) are marked failed by ``recover``, never
+left "running". Nothing is mailed for a report that is not done, or whose files are
+missing.
 """
 from __future__ import annotations
 
 import logging
+import os
 import re
+import socket
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -30,7 +49,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tracker.extensions import db
@@ -63,6 +82,9 @@ MIMETYPES = {
 }
 EMAIL_FORMATS = ("docx", "pdf")
 CATCH_UP_DAYS = 7     # a scheduler that was down on the last day still sends the final report
+RETRY_MINUTES = (5, 30, 120)           # a failed scheduled generation is tried again after…
+MAX_ATTEMPTS = len(RETRY_MINUTES) + 1  # …then left failed for a leader to retry
+INTERRUPTED = "interrupted: the process generating the report stopped before it finished"
 Progress = Callable[[int], None]
 
 
@@ -169,7 +191,10 @@ def store_files(report: Report, stem: str, files: dict[str, bytes]) -> dict[str,
     stored = {}
     for fmt, content in files.items():
         name = f"{safe_stem(stem)}.{fmt}"
-        (folder / name).write_bytes(content)
+        # Whole files only: a reader (the mailer, a download) never sees one half written.
+        partial = folder / f".{name}.{uuid.uuid4().hex[:8]}.part"
+        partial.write_bytes(content)
+        os.replace(partial, folder / name)
         stored[fmt] = f"{report.organization_id}/{report.id}/{name}"
     return stored
 
@@ -199,7 +224,8 @@ def request_report(plan: Plan, actor: User | None, formats: list[str],
     report = Report(organization_id=plan.organization_id, plan_id=plan.id,
                     term_id=plan.term_id, kind=ReportKind.school,
                     formats=",".join(parse_formats(formats)), locale=_check_lang(lang),
-                    requested_by=actor, status=ReportStatus.pending, progress=0, files={})
+                    requested_by=actor, status=ReportStatus.pending, progress=0, files={},
+                    claimed_until=utcnow() + stale_after())
     db.session.add(report)
     db.session.flush()
     return report
@@ -210,44 +236,188 @@ def request_district_report(district: Organization, actor: User | None, formats:
     report = Report(organization_id=district.id, plan_id=None, term_id=term_id,
                     kind=ReportKind.district, formats=",".join(parse_formats(formats)),
                     locale=_check_lang(lang), requested_by=actor,
-                    status=ReportStatus.pending, progress=0, files={})
+                    status=ReportStatus.pending, progress=0, files={},
+                    claimed_until=utcnow() + stale_after())
     db.session.add(report)
     db.session.flush()
     return report
 
 
-def _set_progress(report_id: int, value: int) -> None:
-    db.session.execute(Report.__table__.update().where(Report.__table__.c.id == report_id)
-                       .values(progress=value))
+# ---------------------------------------------------------------------------- claims
+
+
+class ClaimLost(Exception):
+    """Another process took this report over: the holder stops and records nothing."""
+
+
+def stale_after() -> timedelta:
+    return timedelta(minutes=current_app.config.get("REPORT_STALE_MINUTES", 30))
+
+
+def new_holder() -> str:
+    """Names one generation or delivery (host, process, a random part)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _lapsed(at: datetime):
+    """SQL: the report's claim has run out (or never had a time: rows from before claims)."""
+    return or_(Report.claimed_until.is_(None), Report.claimed_until < at)
+
+
+def _startable(now: datetime, wall: datetime):
+    """SQL: a report that may be taken to be generated now."""
+    return or_(Report.status == ReportStatus.pending,
+               and_(Report.status == ReportStatus.failed, Report.next_attempt_at <= now),
+               and_(Report.status == ReportStatus.running, _lapsed(wall),
+                    Report.attempts < MAX_ATTEMPTS))
+
+
+def start_generation(report_id: int, holder: str, now: datetime | None = None) -> bool:
+    """Take a report to generate it — pending, failed and due again at ``now``, or
+    running under a claim that ran out (cut off) with attempts left — in one conditional
+    UPDATE: of two processes trying at once, exactly one gets it. Commits."""
+    wall = utcnow()
+    won = db.session.execute(
+        update(Report).where(Report.id == report_id, _startable(now or wall, wall))
+        .values(status=ReportStatus.running, claimed_by=holder,
+                claimed_until=wall + stale_after(), attempts=Report.attempts + 1,
+                progress=1, error="", next_attempt_at=None, finished_at=None)
+        .execution_options(synchronize_session=False)).rowcount == 1
     db.session.commit()
+    return won
 
 
-def generate(report: Report, now: datetime | None = None) -> Report:
-    """Build and store a recorded report's files; commits its progress and outcome."""
+def _held(report_id: int, holder: str, **values) -> None:
+    """Write ``values`` if ``holder`` still holds the report, renewing its claim unless
+    the values release it; commits. Raises ClaimLost when the claim was taken over."""
+    values.setdefault("claimed_until", utcnow() + stale_after())
+    held = db.session.execute(
+        update(Report).where(Report.id == report_id, Report.claimed_by == holder)
+        .values(**values).execution_options(synchronize_session=False)).rowcount == 1
+    db.session.commit()
+    if not held:
+        raise ClaimLost(report_id)
+
+
+def _release(report_id: int, holder: str, **values) -> None:
+    try:
+        _held(report_id, holder, claimed_by=None, claimed_until=None, **values)
+    except ClaimLost:
+        pass
+
+
+def _retry_at(report: Report, now: datetime) -> datetime | None:
+    """When a failed generation is tried again: scheduled reports only, while attempts
+    are left (one a leader started by hand past them gets none)."""
+    if report.idempotency_key is None or report.attempts >= MAX_ATTEMPTS:
+        return None
+    return now + timedelta(minutes=RETRY_MINUTES[report.attempts - 1])
+
+
+def generate(report: Report, now: datetime | None = None) -> Report | None:
+    """Generate a recorded report unless another process is: take it
+    (``start_generation``), build and store its files, committing progress and outcome
+    under the claim. Returns the report as stored, or None when it was not ours to
+    generate or was taken over meanwhile."""
     report_id = report.id
-    report.status, report.progress, report.error = ReportStatus.running, 1, ""
-    db.session.commit()
+    db.session.commit()  # no transaction of the caller's is held while generating
+    holder = new_holder()
+    if not start_generation(report_id, holder, now):
+        return None
+    report = db.session.get(Report, report_id)
+    if report.attempts > 1:
+        log.warning("report %s: generation attempt %d", report_id, report.attempts)
     try:
         formats = parse_formats(report.formats)
-        progress = lambda value: _set_progress(report_id, value)  # noqa: E731
+        progress = lambda value: _held(report_id, holder, progress=value)  # noqa: E731
         if report.kind == ReportKind.district:
             output = build_district(report.organization, formats, now=now, lang=report.locale,
                                     term_id=report.term_id, progress=progress)
         else:
             output = build_school(report.plan, formats, now=now, lang=report.locale,
                                   progress=progress)
+        _held(report_id, holder)  # still ours: only then are its files written
         report = db.session.get(Report, report_id)
-        report.files = store_files(report, output.document.filename_stem, output.files)
-        report.status, report.progress, report.finished_at = ReportStatus.done, 100, utcnow()
-        db.session.commit()
-    except Exception as exc:  # recorded on the report and shown on its page
+        files = store_files(report, output.document.filename_stem, output.files)
+        _held(report_id, holder, files=files, status=ReportStatus.done, progress=100,
+              finished_at=utcnow(), claimed_by=None, claimed_until=None)
+    except ClaimLost:
+        db.session.rollback()
+        log.warning("report %s: taken over by another process; this generation stops",
+                    report_id)
+        return None
+    except Exception as exc:  # recorded on the report and shown where it is listed
         db.session.rollback()
         log.exception("report %s failed", report_id)
         report = db.session.get(Report, report_id)
-        report.status, report.finished_at = ReportStatus.failed, utcnow()
-        report.error = f"{exc.__class__.__name__}: {exc}"[:2000]
-        db.session.commit()
-    return report
+        try:
+            _held(report_id, holder, status=ReportStatus.failed, finished_at=utcnow(),
+                  error=f"{exc.__class__.__name__}: {exc}"[:2000],
+                  next_attempt_at=_retry_at(report, now or utcnow()),
+                  claimed_by=None, claimed_until=None)
+        except ClaimLost:
+            return None
+    return db.session.get(Report, report_id, populate_existing=True)
+
+
+def retryable(report: Report, now: datetime | None = None) -> bool:
+    """Whether a leader may have the report generated again: it failed, or it was cut
+    off (pending or running past its claim)."""
+    if report.status == ReportStatus.failed:
+        return True
+    if report.status in (ReportStatus.pending, ReportStatus.running):
+        return report.claimed_until is None or report.claimed_until < (now or utcnow())
+    return False
+
+
+def retry(report: Report, actor: User) -> None:
+    """Queue a failed or cut-off report to be generated again (flush only: the boundary
+    commits, then ``submit``s it). A scheduled report, once generated, is mailed by the
+    next sweep to the leaders it has not reached yet."""
+    from flask_babel import gettext as _
+
+    from tracker import audit
+
+    wall = utcnow()
+    queued = db.session.execute(
+        update(Report).where(Report.id == report.id, or_(
+            Report.status == ReportStatus.failed,
+            and_(Report.status.in_([ReportStatus.pending, ReportStatus.running]),
+                 _lapsed(wall))))
+        .values(status=ReportStatus.pending, progress=0, error="", claimed_by=None,
+                claimed_until=wall + stale_after(), next_attempt_at=None, finished_at=None)
+        .execution_options(synchronize_session=False)).rowcount
+    if queued != 1:
+        raise ServiceError(_("Only a report that failed or was interrupted can be generated "
+                             "again."))
+    audit.record(report.organization_id, actor, "report.retry", f"report {report.id}",
+                 attempts=report.attempts)
+    db.session.flush()
+    db.session.expire(report)
+
+
+def recover(due_keys: Collection[str]) -> int:
+    """Reports cut off (pending or running past their claim) that nobody will take over
+    — on demand, no longer due, or out of attempts — are marked failed, so they show as
+    such and a leader can retry them; failed ones no longer due are not retried. Commits."""
+    wall = utcnow()
+    not_due = or_(Report.idempotency_key.is_(None),
+                  Report.idempotency_key.not_in(list(due_keys)))
+    spent = and_(Report.status == ReportStatus.running, Report.attempts >= MAX_ATTEMPTS)
+    failed = db.session.execute(
+        update(Report).where(Report.status.in_([ReportStatus.pending, ReportStatus.running]),
+                             _lapsed(wall), or_(not_due, spent))
+        .values(status=ReportStatus.failed, error=INTERRUPTED, finished_at=wall,
+                claimed_by=None, claimed_until=None, next_attempt_at=None)
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.execute(
+        update(Report).where(Report.status == ReportStatus.failed,
+                             Report.next_attempt_at.is_not(None), not_due)
+        .values(next_attempt_at=None).execution_options(synchronize_session=False))
+    db.session.commit()
+    if failed:
+        log.warning("%d reports cut off during their generation are marked failed", failed)
+    return failed
 
 
 # ---------------------------------------------------------------------------- background
@@ -338,7 +508,7 @@ def claim(due: Due) -> Report | None:
                     locale=current_app.config.get("REPORT_LOCALE")
                     or current_app.config["BABEL_DEFAULT_LOCALE"],
                     status=ReportStatus.pending, progress=0, files={},
-                    idempotency_key=due.key)
+                    claimed_until=utcnow() + stale_after(), idempotency_key=due.key)
     try:
         with db.session.begin_nested():
             db.session.add(report)
@@ -356,10 +526,24 @@ def leaders(org_id: int) -> list[User]:
         .order_by(User.id)).scalars())
 
 
+def start_delivery(report_id: int, holder: str) -> bool:
+    """Take a generated, undelivered report to mail it, unless another process holds it
+    (one conditional UPDATE, as ``start_generation``). Commits."""
+    wall = utcnow()
+    won = db.session.execute(
+        update(Report).where(Report.id == report_id, Report.status == ReportStatus.done,
+                             Report.delivered_at.is_(None), _lapsed(wall))
+        .values(claimed_by=holder, claimed_until=wall + stale_after())
+        .execution_options(synchronize_session=False)).rowcount == 1
+    db.session.commit()
+    return won
+
+
 def deliver(report: Report, stop: threading.Event | None = None) -> int:
-    """E-mail the DOCX and PDF to the leaders not yet served; commits after each one.
-    Once ``stop`` is set no further message is begun; the report stays undelivered and
-    the next run serves the rest."""
+    """E-mail the DOCX and PDF to the leaders not yet served, holding the report's claim
+    so that no other process mails it meanwhile; commits after each message. Once
+    ``stop`` is set no further message is begun; the report stays undelivered and the
+    next run serves the rest."""
     from flask_babel import force_locale
     from flask_babel import gettext as _
 
@@ -368,48 +552,67 @@ def deliver(report: Report, stop: threading.Event | None = None) -> int:
 
     if report.status != ReportStatus.done or report.delivered_at is not None:
         return 0
-    settings = SmtpSettings.from_config(current_app.config)
-    attachments = [(fmt, file_path(report, fmt)) for fmt in EMAIL_FORMATS]
-    if report.delivery_started_at is None:
-        report.delivery_started_at = utcnow()
-        db.session.commit()
-    served = set(report.recipients or [])
-    sent = 0
-    title = report.files and Path(next(iter(report.files.values()))).stem or ""
-    for user in leaders(report.organization_id):
-        if user.email in served:
-            continue
-        if stop is not None and stop.is_set():
-            return sent
-        with force_locale(user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
-            subject = _("Term report: %(title)s", title=title)
-            text = _("The completion report of %(title)s is attached (Word and PDF). "
-                     "It was written from what staff recorded this term; edit the Word "
-                     "file before handing it in.", title=title)
-        message = build_message(settings, to_name=user.name, to_addr=user.email,
-                                subject=subject, text=text,
-                                html=f"<p>{_escape(text)}</p>",
-                                key=f"{report.idempotency_key or report.id}:{user.id}")
-        for fmt, path in attachments:
-            if path is None:
-                continue
-            maintype, subtype = MIMETYPES[fmt].split(";")[0].split("/")
-            message.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype,
-                                   filename=path.name)
-        try:
-            send(settings, message)
-        except DeliveryError as error:
-            report.error = f"delivery to {user.email} failed: {error.message}"[:2000]
-            db.session.commit()
-            raise
-        served.add(user.email)
-        report.recipients = sorted(served)
-        report.error = ""
-        db.session.commit()
-        sent += 1
-    report.delivered_at = utcnow()
+    report_id = report.id
     db.session.commit()
-    return sent
+    holder = new_holder()
+    if not start_delivery(report_id, holder):
+        return 0
+    sent = 0
+    try:
+        report = db.session.get(Report, report_id, populate_existing=True)
+        settings = SmtpSettings.from_config(current_app.config)
+        attachments = [(fmt, file_path(report, fmt)) for fmt in EMAIL_FORMATS
+                       if fmt in report.format_list]
+        missing = [fmt for fmt, path in attachments if path is None]
+        if missing:  # never a message without the report it announces
+            raise DeliveryError(f"the report's files are missing ({', '.join(missing)})",
+                                permanent=True)
+        if report.delivery_started_at is None:
+            _held(report_id, holder, delivery_started_at=utcnow())
+        served = set(report.recipients or [])
+        title = report.files and Path(next(iter(report.files.values()))).stem or ""
+        key, org_id = report.idempotency_key or report.id, report.organization_id
+        for user in leaders(org_id):
+            if user.email in served:
+                continue
+            if stop is not None and stop.is_set():
+                _release(report_id, holder)
+                return sent
+            with force_locale(user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+                subject = _("Term report: %(title)s", title=title)
+                text = _("The completion report of %(title)s is attached (Word and PDF). "
+                         "It was written from what staff recorded this term; edit the Word "
+                         "file before handing it in.", title=title)
+            message = build_message(settings, to_name=user.name, to_addr=user.email,
+                                    subject=subject, text=text,
+                                    html=f"<p>{_escape(text)}</p>",
+                                    key=f"{key}:{user.id}")
+            for fmt, path in attachments:
+                maintype, subtype = MIMETYPES[fmt].split(";")[0].split("/")
+                message.add_attachment(path.read_bytes(), maintype=maintype,
+                                       subtype=subtype, filename=path.name)
+            try:
+                send(settings, message)
+            except DeliveryError as error:
+                raise DeliveryError(f"delivery to {user.email} failed: {error.message}",
+                                    permanent=error.permanent) from error
+            served.add(user.email)
+            _held(report_id, holder, recipients=sorted(served), error="")
+            sent += 1
+        _held(report_id, holder, delivered_at=utcnow(), claimed_by=None, claimed_until=None)
+        return sent
+    except DeliveryError as error:
+        db.session.rollback()
+        _release(report_id, holder, error=error.message[:2000])
+        raise
+    except ClaimLost:
+        db.session.rollback()
+        log.warning("report %s: delivery taken over by another process", report_id)
+        return sent
+    except BaseException:
+        db.session.rollback()
+        _release(report_id, holder)
+        raise
 
 
 def _escape(text: str) -> str:
@@ -422,7 +625,8 @@ def term_end_sweep(now: datetime | None = None,
                    stop: threading.Event | None = None) -> dict[str, int]:
     """The scheduled job's work; see the module docstring. Idempotent. Once ``stop`` is
     set (the scheduler is stopping) it ends after the report in hand; ``left`` counts the
-    due plans and deliveries it did not get to."""
+    due plans and deliveries it did not get to. ``generated`` and ``failed`` count the
+    generations run, first ones (``claimed``), retries and takeovers alike."""
     from tracker.reminders.channels import DeliveryError
 
     now = now or utcnow()
@@ -431,18 +635,33 @@ def term_end_sweep(now: datetime | None = None,
     result = {"claimed": 0, "generated": 0, "failed": 0, "sent": 0, "delivery_failed": 0,
               "left": 0}
     due = due_reports(now, days)
+    recover({item.key for item in due})
+    # The due plans' reports so far, read in one statement (and the read ended at once:
+    # on SQLite it holds the write lock).
+    known = {row.idempotency_key: row for row in db.session.execute(
+        select(Report.idempotency_key, Report.id,
+               _startable(now, utcnow()).label("startable"))
+        .where(Report.idempotency_key.in_([item.key for item in due])))}
+    db.session.commit()
     for index, item in enumerate(due):
         if stop.is_set():
             result["left"] += len(due) - index
             break
-        report = claim(item)
-        if report is None:
+        if item.key not in known:
+            report = claim(item)
+            if report is None:
+                continue
+            result["claimed"] += 1
+        elif known[item.key].startable:  # claimed before: cut off, or failed and due again
+            report = db.session.get(Report, known[item.key].id)
+        else:  # done, being generated, or waiting for its next attempt
             continue
-        result["claimed"] += 1
         report = generate(report, now)
+        if report is None:  # another process has it
+            continue
         result["generated" if report.status == ReportStatus.done else "failed"] += 1
-    # Deliveries claimed earlier and not finished (SMTP down last time, or a stop): only
-    # the leaders not yet served get a message.
+    # Deliveries claimed earlier and not finished (SMTP down last time, a stop, or a
+    # retried generation): only the leaders not yet served get a message.
     pending = db.session.execute(
         select(Report).where(Report.idempotency_key.is_not(None),
                              Report.status == ReportStatus.done,
@@ -458,7 +677,7 @@ def term_end_sweep(now: datetime | None = None,
             result["delivery_failed"] += 1
             log.warning("term report %s: %s", report.id, error.message)
             continue
-        if report.delivered_at is None:  # stopped between two leaders' messages
+        if stop.is_set() and report.delivered_at is None:  # stopped between two messages
             result["left"] += 1
     if stop.is_set():
         log.info("term reports stopped early: %d due plans or deliveries left for the next "

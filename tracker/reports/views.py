@@ -1,6 +1,7 @@
 """Report pages: ask for a report of a plan (or of a district's schools), watch it being
-generated, read it, download past ones. Generation runs in the background
-(``services.submit``); the status page polls ``/reports/<id>/status``."""
+generated, read it, download past ones, have a failed one generated again. Generation
+runs in the background (``services.submit``); the status page polls
+``/reports/<id>/status``."""
 from __future__ import annotations
 
 from flask import (
@@ -23,6 +24,7 @@ from tracker.extensions import db
 from tracker.models import Organization, Plan, Report, ReportKind, ReportStatus, Term
 from tracker.reports import services
 from tracker.reports.phrases import LANGUAGES
+from tracker.services import ServiceError
 
 bp = Blueprint("reports", __name__)
 HISTORY_LIMIT = 20
@@ -91,13 +93,32 @@ def district_reports():
                            formats=services.FORMATS)
 
 
+bp.add_app_template_global(services.retryable, "report_retryable")
+
+
+@bp.app_template_filter("report_error")
+def report_error(error: str) -> str:
+    """A report's stored error for the page: ours in the reader's language, an
+    exception's as it was raised."""
+    if error == services.INTERRUPTED:
+        return _("The generation was interrupted (the process stopped or hung before it "
+                 "finished).")
+    return error
+
+
 def _status(report: Report) -> dict:
     files = {}
     if report.status == ReportStatus.done:
         files = {fmt: url_for(".download", report_id=report.id, format=fmt)
                  for fmt in services.FORMATS if (report.files or {}).get(fmt)}
+    next_attempt = report.next_attempt_at if report.status == ReportStatus.failed else None
     return {"id": report.id, "status": report.status.value, "progress": report.progress,
-            "error": report.error if report.status == ReportStatus.failed else "",
+            "error": report_error(report.error) if report.status == ReportStatus.failed
+            else "",
+            "attempts": report.attempts,
+            "next_attempt": next_attempt.isoformat() if next_attempt else None,
+            "retry": url_for(".retry", report_id=report.id)
+            if services.retryable(report) else None,
             "files": files,
             "view": url_for(".view", report_id=report.id) if files.get("html") else None}
 
@@ -105,7 +126,8 @@ def _status(report: Report) -> dict:
 @bp.route("/<int:report_id>")
 def status_page(report_id: int):
     report = policy.get_report_or_404(current_user, report_id)
-    return render_template("reports/status.html", report=report, status=_status(report))
+    return render_template("reports/status.html", report=report, status=_status(report),
+                           max_attempts=services.MAX_ATTEMPTS)
 
 
 @bp.route("/<int:report_id>/status")
@@ -114,6 +136,25 @@ def status(report_id: int):
     response = jsonify(_status(report))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.route("/<int:report_id>/retry", methods=["POST"])
+def retry(report_id: int):
+    report = policy.get_report_or_404(current_user, report_id)
+    policy.require(policy.can_retry_report(current_user, report))
+    try:
+        services.retry(report, current_user)
+    except ServiceError as error:
+        flash(error.message, "warning")
+    else:
+        db.session.commit()
+        services.submit(report.id)
+        if report.idempotency_key:
+            flash(_("The report is being generated again. The leaders it has not reached yet "
+                    "receive it by e-mail at the scheduler's next run."), "success")
+        else:
+            flash(_("The report is being generated again."), "success")
+    return redirect(url_for(".status_page", report_id=report.id))
 
 
 @bp.route("/<int:report_id>/download")
