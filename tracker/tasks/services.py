@@ -4,7 +4,7 @@ Services flush and never commit; the request or command that calls them commits.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -107,15 +107,52 @@ def _lock_rows(task_ids) -> None:
                            .with_for_update(key_share=True))
 
 
-def _check_versions(tasks: list[Task], expected: Mapping[int, int]) -> dict[int, tuple]:
-    """A bulk change checks every task before touching any, and locks them (see
+def _check_versions(tasks: list[Task], expected: Mapping[int, int],
+                    also: Iterable[int] = ()) -> dict[int, tuple]:
+    """A bulk change checks every task before touching any, and locks them together with
+    the other rows it is about to write (``also``: occurrences, measures), in one go (see
     ``_lock_rows``); returns what it read."""
     read = {t.id: (t.version, t.title) for t in tasks}
     changed = [t for t in tasks if _changed_since(t, expected.get(t.id))]
     if changed:
         raise BulkConflictError([t.title for t in changed])
-    _lock_rows(read)
+    _lock_rows([*read, *also])
     return read
+
+
+def _occurrence_ids(tasks: list[Task]) -> dict[int, list[int]]:
+    """Measure id → the ids of its occurrences, for the measures among ``tasks``: one
+    statement, read before locking (ids only; the rows are read again once locked)."""
+    found: dict[int, list[int]] = {}
+    measure_ids = [t.id for t in tasks if t.parent_id is None]
+    if measure_ids:
+        for occurrence_id, parent_id in db.session.execute(
+                select(Task.id, Task.parent_id).where(Task.parent_id.in_(measure_ids))
+                .order_by(Task.id)):
+            found.setdefault(parent_id, []).append(occurrence_id)
+    return found
+
+
+def _all(ids_by_measure: Mapping[int, list[int]]) -> list[int]:
+    return [i for ids in ids_by_measure.values() for i in ids]
+
+
+def _open_occurrences(occurrence_ids: Iterable[int], *options,
+                      skip: Iterable[int] = ()) -> dict[int, list[Task]]:
+    """Measure id → its open occurrences among ``occurrence_ids`` (less ``skip``: tasks
+    the change was asked for, handled as such). Read once their rows are locked, as they
+    are now, over anything the session loaded before; call it before changing anything
+    (the query would flush)."""
+    skip = set(skip)
+    ids = [i for i in occurrence_ids if i not in skip]
+    found: dict[int, list[Task]] = {}
+    if ids:
+        for task in db.session.execute(
+                select(Task).where(Task.id.in_(ids), Task.status.in_(OPEN_STATUSES))
+                .options(*options).order_by(Task.id)
+                .execution_options(populate_existing=True)).scalars():
+            found.setdefault(task.parent_id, []).append(task)
+    return found
 
 
 def _flush_bulk(read: dict[int, tuple]) -> None:
@@ -179,8 +216,15 @@ def update_progress(task: Task, actor: User, *, expected_version: int | None,
     note = _clean_note(note)
     if progress is not None and not 0 <= progress <= 100:
         raise ServiceError(_("Progress must be between 0 and 100."), field="progress")
-    if status == TaskStatus.cancelled:
+    if status == TaskStatus.cancelled and task.status != TaskStatus.cancelled:
         raise ServiceError(_("Only a leader can cancel a task."), field="status")
+    if task.status == TaskStatus.cancelled and (
+            status not in (None, task.status) or progress not in (None, task.progress)
+            or actual_value not in (None, task.actual_value)):
+        # Cancelled is a leader's decision (with its reason); nothing an owner records
+        # reopens the task, nor its measure through the roll-up.
+        raise ServiceError(_("This task was cancelled: its status, progress and actual value "
+                             "no longer change. You can still add a note."), field="status")
     if task.parent_id is not None and status is not None and status != task.status:
         _lock_rows([task.id, task.parent_id])  # the roll-up writes the measure too
     stored = _store_uploads(list(uploads), upload_folder, max_upload_bytes) if uploads else []
@@ -214,7 +258,10 @@ def update_progress(task: Task, actor: User, *, expected_version: int | None,
 
 
 def roll_up_occurrences(parent_id: int) -> None:
-    """A recurring measure's progress and status follow its occurrences."""
+    """A recurring measure's progress and status follow its occurrences.
+
+    A cancelled measure stays as the leader left it: nothing its occurrences record
+    reopens it."""
     counts = dict(db.session.execute(
         select(Task.status, func.count()).where(Task.parent_id == parent_id)
         .group_by(Task.status)).all())
@@ -227,7 +274,8 @@ def roll_up_occurrences(parent_id: int) -> None:
               TaskStatus.in_progress if started else TaskStatus.not_started)
     # A plain UPDATE: the parent's derived fields change without a history event of their
     # own; bumping the version makes any open form on the parent notice the change.
-    db.session.execute(update(Task).where(Task.id == parent_id).values(
+    db.session.execute(update(Task).where(
+        Task.id == parent_id, Task.status != TaskStatus.cancelled).values(
         progress=round(100 * done / total), status=status,
         completed_at=utcnow() if status == TaskStatus.done else None,
         version=Task.version + 1, last_activity_at=utcnow()))
@@ -333,22 +381,32 @@ def _follow_parent(task: Task, changes: dict) -> None:
     db.session.flush()
 
 
+def _cancel_one(task: Task, actor: User | None, note: str) -> None:
+    changes: dict[str, list] = {}
+    _set_status(task, TaskStatus.cancelled, changes)
+    record_event(task, actor, "cancelled", changes, note)
+
+
 def cancel(tasks: list[Task], actor: User, note: str, *,
            expected_versions: Mapping[int, int] | None = None) -> int:
-    """Cancel many tasks, all or nothing (see ``assign``)."""
-    read = _check_versions(tasks, expected_versions or {})
+    """Cancel many tasks, all or nothing (see ``assign``); returns how many changed.
+
+    A cancelled measure takes its open occurrences with it, each with the same reason in
+    its own history; done ones stay done, so the report still shows what was achieved."""
     note = _clean_note(note)
     if not note:
         raise ServiceError(_("Say why the tasks are cancelled; the reason goes into the "
                              "report."), field="note")
+    occurrences = _occurrence_ids(tasks)
+    read = _check_versions(tasks, expected_versions or {}, also=_all(occurrences))
+    following = _open_occurrences(_all(occurrences), skip=read)
     changed = 0
     for task in tasks:
-        if task.status == TaskStatus.cancelled:
-            continue
-        changes: dict[str, list] = {}
-        _set_status(task, TaskStatus.cancelled, changes)
-        record_event(task, actor, "cancelled", changes, note)
-        changed += 1
+        if task.status != TaskStatus.cancelled:
+            _cancel_one(task, actor, note)
+            changed += 1
+    for occurrence in (o for group in following.values() for o in group):
+        _cancel_one(occurrence, actor, note)
     _flush_bulk(read)
     return changed
 
@@ -381,8 +439,10 @@ def send_back(task: Task, actor: User, *, expected_version: int | None, note: st
 # Recurring measures ----------------------------------------------------------------
 
 def ensure_occurrences(task: Task, term: Term, actor: User | None = None) -> int:
-    """Create the missing occurrences of a recurring task for the term (idempotent)."""
-    if task.recurrence is None or task.parent_id is not None:
+    """Create the missing occurrences of a recurring task for the term (idempotent); a
+    cancelled measure gets none (its open occurrences were cancelled with it)."""
+    if (task.recurrence is None or task.parent_id is not None
+            or task.status == TaskStatus.cancelled):
         return 0
     existing = set(db.session.execute(select(Task.due_date).where(
         Task.parent_id == task.id)).scalars())

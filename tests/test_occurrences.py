@@ -1,0 +1,175 @@
+"""A recurring measure and its occurrences stay consistent whoever acts on which.
+
+The measure's progress and status follow its occurrences as the dashboards count them
+(``tracker.stats``): cancelled occurrences not at all, and where the school requires
+acceptance (验收) only accepted ones as complete. A leader's decision on the measure
+(cancelling it, a new owner) reaches its open occurrences, each with its own history;
+what is done stays as it was.
+"""
+from datetime import date, datetime, timezone
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import login
+from tracker import stats
+from tracker.extensions import db
+from tracker.models import (
+    Department,
+    Organization,
+    Plan,
+    Recurrence,
+    Task,
+    TaskEvent,
+    TaskStatus,
+    Term,
+    User,
+)
+from tracker.tasks import services
+
+TERM = (date(2025, 3, 3), date(2025, 6, 27))
+REASON = "上级调整，本学期不再开展"
+
+
+@pytest.fixture
+def measure(app, world, make_term, make_task):
+    """A monthly measure of the world's lead owner (and 教务处) in a plan of a four-month
+    term, with its occurrences for March to June: (measure id, occurrence ids, plan id)."""
+    with app.app_context():
+        org = db.session.get(Organization, world.org)
+        term = make_term(org, start=TERM[0], mid=date(2025, 4, 28), end=TERM[1])
+        plan = Plan(organization_id=org.id, title="教学工作计划", term=term)
+        db.session.add(plan)
+        db.session.flush()
+        task = make_task(org, "每月开展一次教研活动", plan_id=plan.id, due=TERM[1],
+                         lead_user=db.session.get(User, world.user_ids["lead"]),
+                         lead_department=db.session.get(Department, world.dept),
+                         recurrence=Recurrence.monthly)
+        assert services.ensure_occurrences(task, term) == 4
+        db.session.commit()
+        ids = db.session.execute(select(Task.id).where(Task.parent_id == task.id)
+                                 .order_by(Task.due_date)).scalars().all()
+        result = task.id, ids, plan.id
+        db.session.remove()
+        return result
+
+
+def _client(app, world, role):
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(client, world.emails[role])
+    return client
+
+
+def _tasks(app, *ids) -> dict[int, Task]:
+    with app.app_context():
+        tasks = {t.id: t for t in db.session.execute(select(Task).where(Task.id.in_(ids)))
+                 .scalars()}
+        for task in tasks.values():
+            db.session.expunge(task)
+        return tasks
+
+
+def _figures(app, task_id) -> tuple:
+    task = _tasks(app, task_id)[task_id]
+    return task.status, task.progress
+
+
+def _events(app, task_id) -> list[TaskEvent]:
+    with app.app_context():
+        return db.session.execute(select(TaskEvent).where(TaskEvent.task_id == task_id)
+                                  .order_by(TaskEvent.id)).scalars().all()
+
+
+def _update(client, app, task_id, **data):
+    version = _tasks(app, task_id)[task_id].version
+    return client.post(f"/tasks/{task_id}/update", data={"version": str(version), **data})
+
+
+def _bulk(client, *task_ids, **data):
+    response = client.post("/tasks/bulk", data={"task": list(task_ids), **data})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response
+
+
+def _dashboard_progress(app, world, plan_id) -> int:
+    """The measure's completion as the dashboards compute it, in percent."""
+    with app.app_context():
+        org = db.session.get(Organization, world.org)
+        scope = stats.Scope(orgs=(stats.org_info(org),), start=TERM[0], end=TERM[1],
+                            now=datetime(2025, 4, 10, tzinfo=timezone.utc), plan_id=plan_id)
+        rate = stats.totals(db.session, scope).completion_rate
+        return round(100 * rate)
+
+
+# Cancelling -------------------------------------------------------------------------
+
+def test_cancelling_a_measure_cancels_its_open_occurrences_and_keeps_the_done_one(
+        app, world, measure):
+    parent, (march, april, may, june), plan_id = measure
+    owner, leader = _client(app, world, "lead"), _client(app, world, "leader")
+    assert _update(owner, app, march, status="done", note="三月教研已开展").status_code == 302
+    assert _update(owner, app, april, status="in_progress").status_code == 302
+
+    _bulk(leader, parent, action="cancel", note=REASON)
+
+    tasks = _tasks(app, parent, march, april, may, june)
+    assert tasks[parent].status == TaskStatus.cancelled
+    assert tasks[march].status == TaskStatus.done  # what was achieved stays
+    for occurrence in (april, may, june):
+        assert tasks[occurrence].status == TaskStatus.cancelled
+        last = _events(app, occurrence)[-1]
+        assert (last.kind, last.note, last.actor_id) == ("cancelled", REASON,
+                                                         world.user_ids["leader"])
+        assert last.changes["status"][1] == "cancelled"
+    assert _events(app, april)[-1].changes["status"] == ["in_progress", "cancelled"]
+    assert [e.kind for e in _events(app, march)] == ["created", "updated"]
+    # Nothing of the measure is left open for the dashboards or the reminders.
+    assert _dashboard_progress(app, world, plan_id) == 100  # the one left counted: done
+
+
+def test_an_owner_cannot_revive_a_cancelled_occurrence_nor_its_measure(app, world, measure):
+    parent, (march, april, *_), _plan = measure
+    owner, leader = _client(app, world, "lead"), _client(app, world, "leader")
+    _bulk(leader, parent, action="cancel", note=REASON)
+    before = _figures(app, parent)
+
+    response = _update(owner, app, april, status="done", note="已开展")
+    assert response.status_code == 400
+    assert "was cancelled" in response.get_data(as_text=True)
+    api_like = owner.post(f"/tasks/{april}/update", headers={"Accept": "application/json"},
+                          data={"version": str(_tasks(app, april)[april].version),
+                                "progress": "60"})
+    assert api_like.status_code == 400 and "was cancelled" in api_like.get_json()["error"]
+    owner.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    assert "该任务已取消" in _update(owner, app, april, status="done").get_data(as_text=True)
+    assert _figures(app, april) == (TaskStatus.cancelled, 0)
+    assert _figures(app, parent) == before
+
+    # A note (what happened anyway) is still welcome, and changes no figure.
+    assert _update(owner, app, april, status="cancelled", note="已按通知停止").status_code == 302
+    assert _events(app, april)[-1].note == "已按通知停止"
+    assert _figures(app, april) == (TaskStatus.cancelled, 0)
+
+
+def test_the_roll_up_leaves_a_cancelled_measure_as_the_leader_left_it(app, world, measure):
+    """Even with an occurrence left open (cancelled before occurrences followed their
+    measure, say): completing it changes the occurrence, not the cancelled measure."""
+    parent, (march, *_), _plan = measure
+    with app.app_context():
+        task = db.session.get(Task, parent)
+        task.status = TaskStatus.cancelled
+        db.session.commit()
+    owner = _client(app, world, "lead")
+    assert _update(owner, app, march, status="done", note="已开展").status_code == 302
+    assert _figures(app, march) == (TaskStatus.done, 100)
+    assert _figures(app, parent) == (TaskStatus.cancelled, 0)
+
+
+def test_a_cancelled_measure_gets_no_new_occurrences(app, world, measure):
+    parent, occurrences, _plan = measure
+    with app.app_context():
+        task = db.session.get(Task, parent)
+        task.status = TaskStatus.cancelled
+        task.recurrence = Recurrence.weekly
+        assert services.ensure_occurrences(task, db.session.execute(select(Term)).scalar()) == 0
