@@ -15,6 +15,7 @@ from tests.conftest import login
 from tracker import stats
 from tracker.extensions import db
 from tracker.models import (
+    Acceptance,
     Department,
     Organization,
     Plan,
@@ -86,10 +87,23 @@ def _update(client, app, task_id, **data):
     return client.post(f"/tasks/{task_id}/update", data={"version": str(version), **data})
 
 
+def _decide(client, app, task_id, *, accept: bool, note: str = ""):
+    version = _tasks(app, task_id)[task_id].version
+    button = {"accept": "1"} if accept else {"send_back": "1"}
+    return client.post(f"/tasks/{task_id}/acceptance",
+                       data={"version": str(version), "note": note, **button})
+
+
 def _bulk(client, *task_ids, **data):
     response = client.post("/tasks/bulk", data={"task": list(task_ids), **data})
     assert response.status_code == 302, response.get_data(as_text=True)
     return response
+
+
+def _require_acceptance(app, world, required=True):
+    with app.app_context():
+        db.session.get(Organization, world.org).requires_acceptance = required
+        db.session.commit()
 
 
 def _dashboard_progress(app, world, plan_id) -> int:
@@ -173,3 +187,79 @@ def test_a_cancelled_measure_gets_no_new_occurrences(app, world, measure):
         task.status = TaskStatus.cancelled
         task.recurrence = Recurrence.weekly
         assert services.ensure_occurrences(task, db.session.execute(select(Term)).scalar()) == 0
+
+
+def test_cancelling_occurrences_rolls_up(app, world, measure):
+    parent, (march, april, may, june), plan_id = measure
+    owner, leader = _client(app, world, "lead"), _client(app, world, "leader")
+    for occurrence in (march, april):
+        _update(owner, app, occurrence, status="done", note="已开展")
+    assert _figures(app, parent) == (TaskStatus.in_progress, 50)
+
+    _bulk(leader, may, action="cancel", note="五月停课")
+    assert _figures(app, parent) == (TaskStatus.in_progress, 67)  # 2 of the 3 left
+    assert _dashboard_progress(app, world, plan_id) == 67
+    _bulk(leader, june, action="cancel", note="六月合并到期末")
+    assert _figures(app, parent) == (TaskStatus.done, 100)
+    assert _tasks(app, parent)[parent].completed_at is not None
+
+
+def test_cancelling_the_only_started_occurrence_puts_the_measure_back_to_not_started(
+        app, world, measure):
+    parent, (march, *_), _plan = measure
+    owner, leader = _client(app, world, "lead"), _client(app, world, "leader")
+    _update(owner, app, march, status="in_progress", note="筹备中")
+    assert _figures(app, parent) == (TaskStatus.in_progress, 0)
+    _bulk(leader, march, action="cancel", note="三月不开展")
+    assert _figures(app, parent) == (TaskStatus.not_started, 0)
+
+
+# Acceptance ---------------------------------------------------------------------------
+
+def test_where_acceptance_is_required_only_accepted_occurrences_count(app, world, measure):
+    parent, (march, april, may, june), plan_id = measure
+    _require_acceptance(app, world)
+    owner, leader = _client(app, world, "lead"), _client(app, world, "leader")
+    _update(owner, app, march, status="done", note="三月教研已开展")
+    # Done, not yet accepted: started, not complete (as the dashboards count it).
+    assert _figures(app, parent) == (TaskStatus.in_progress, 0)
+    assert _dashboard_progress(app, world, plan_id) == 0
+
+    assert _decide(leader, app, march, accept=True).status_code == 302
+    assert _figures(app, parent) == (TaskStatus.in_progress, 25)
+    assert _dashboard_progress(app, world, plan_id) == 25
+
+    for occurrence in (april, may, june):
+        _update(owner, app, occurrence, status="done", note="已开展")
+    assert _figures(app, parent) == (TaskStatus.in_progress, 25)  # all done, three waiting
+    _decide(leader, app, april, accept=True)
+    _decide(leader, app, may, accept=True)
+    assert _decide(leader, app, june, accept=False, note="缺少活动照片").status_code == 302
+    assert _tasks(app, june)[june].acceptance == Acceptance.rejected
+    assert _figures(app, parent) == (TaskStatus.in_progress, 75)
+    assert _dashboard_progress(app, world, plan_id) == 75
+
+    _update(owner, app, june, status="done", note="补充照片")
+    _decide(leader, app, june, accept=True)
+    assert _figures(app, parent) == (TaskStatus.done, 100)
+    assert _tasks(app, parent)[parent].acceptance == Acceptance.not_required  # its own
+
+
+def test_sending_an_occurrence_back_rolls_up(app, world, measure):
+    """A school that stops requiring acceptance counts its done occurrences as complete,
+    also those still marked for acceptance; a leader may still send one of them back,
+    and the measure no longer counts it."""
+    parent, (march, april, *_), plan_id = measure
+    _require_acceptance(app, world)
+    owner, leader = _client(app, world, "lead"), _client(app, world, "leader")
+    _update(owner, app, march, status="done", note="三月教研已开展")
+    _update(owner, app, april, status="done", note="四月教研已开展")
+    _require_acceptance(app, world, False)
+    _decide(leader, app, march, accept=True)
+    assert _figures(app, parent) == (TaskStatus.in_progress, 50)
+    assert _dashboard_progress(app, world, plan_id) == 50
+
+    assert _decide(leader, app, april, accept=False, note="记录不全").status_code == 302
+    assert _figures(app, april) == (TaskStatus.in_progress, 100)
+    assert _figures(app, parent) == (TaskStatus.in_progress, 25)
+    assert _dashboard_progress(app, world, plan_id) == 25

@@ -21,6 +21,7 @@ from tracker.models import (
     Acceptance,
     Attachment,
     Department,
+    Organization,
     Task,
     TaskEvent,
     TaskStatus,
@@ -118,6 +119,13 @@ def _check_versions(tasks: list[Task], expected: Mapping[int, int],
         raise BulkConflictError([t.title for t in changed])
     _lock_rows([*read, *also])
     return read
+
+
+def _lock_with_measure(task: Task) -> None:
+    """A change of an occurrence's status rolls up into its measure: both rows, locked
+    before the first write (see ``_lock_rows``)."""
+    if task.parent_id is not None:
+        _lock_rows([task.id, task.parent_id])
 
 
 def _occurrence_ids(tasks: list[Task]) -> dict[int, list[int]]:
@@ -225,8 +233,8 @@ def update_progress(task: Task, actor: User, *, expected_version: int | None,
         # reopens the task, nor its measure through the roll-up.
         raise ServiceError(_("This task was cancelled: its status, progress and actual value "
                              "no longer change. You can still add a note."), field="status")
-    if task.parent_id is not None and status is not None and status != task.status:
-        _lock_rows([task.id, task.parent_id])  # the roll-up writes the measure too
+    if status is not None and status != task.status:
+        _lock_with_measure(task)  # the roll-up writes the measure too
     stored = _store_uploads(list(uploads), upload_folder, max_upload_bytes) if uploads else []
     changes: dict[str, list] = {}
     with db.session.no_autoflush:  # one UPDATE, so the version moves by exactly one
@@ -258,25 +266,36 @@ def update_progress(task: Task, actor: User, *, expected_version: int | None,
 
 
 def roll_up_occurrences(parent_id: int) -> None:
-    """A recurring measure's progress and status follow its occurrences.
+    """A recurring measure's progress and status follow its occurrences, counted as the
+    dashboards count them (``tracker.stats``): cancelled ones not at all, and where the
+    organisation requires acceptance (验收) a done one as complete only once accepted.
+    The measure is done when every occurrence counted is complete, in progress once one
+    is started (or done, waiting for acceptance).
 
     A cancelled measure stays as the leader left it: nothing its occurrences record
-    reopens it."""
-    counts = dict(db.session.execute(
-        select(Task.status, func.count()).where(Task.parent_id == parent_id)
-        .group_by(Task.status)).all())
-    total = sum(n for s, n in counts.items() if s != TaskStatus.cancelled)
-    done = counts.get(TaskStatus.done, 0)
+    reopens it. Callers lock the measure's row with the occurrence's (``_lock_rows``)."""
+    total = complete = started = 0
+    for status, acceptance, required, n in db.session.execute(
+            select(Task.status, Task.acceptance, Organization.requires_acceptance, func.count())
+            .join(Organization, Organization.id == Task.organization_id)
+            .where(Task.parent_id == parent_id)
+            .group_by(Task.status, Task.acceptance, Organization.requires_acceptance)):
+        if status == TaskStatus.cancelled:
+            continue
+        total += n
+        if status != TaskStatus.not_started:
+            started += n
+        if status == TaskStatus.done and (acceptance == Acceptance.accepted or not required):
+            complete += n
     if total == 0:
         return
-    started = done + counts.get(TaskStatus.in_progress, 0) + counts.get(TaskStatus.blocked, 0)
-    status = (TaskStatus.done if done == total else
+    status = (TaskStatus.done if complete == total else
               TaskStatus.in_progress if started else TaskStatus.not_started)
     # A plain UPDATE: the parent's derived fields change without a history event of their
     # own; bumping the version makes any open form on the parent notice the change.
     db.session.execute(update(Task).where(
         Task.id == parent_id, Task.status != TaskStatus.cancelled).values(
-        progress=round(100 * done / total), status=status,
+        progress=round(100 * complete / total), status=status,
         completed_at=utcnow() if status == TaskStatus.done else None,
         version=Task.version + 1, last_activity_at=utcnow()))
     db.session.expire_all()
@@ -392,13 +411,16 @@ def cancel(tasks: list[Task], actor: User, note: str, *,
     """Cancel many tasks, all or nothing (see ``assign``); returns how many changed.
 
     A cancelled measure takes its open occurrences with it, each with the same reason in
-    its own history; done ones stay done, so the report still shows what was achieved."""
+    its own history; done ones stay done, so the report still shows what was achieved.
+    A cancelled occurrence no longer counts in its measure's roll-up."""
     note = _clean_note(note)
     if not note:
         raise ServiceError(_("Say why the tasks are cancelled; the reason goes into the "
                              "report."), field="note")
     occurrences = _occurrence_ids(tasks)
-    read = _check_versions(tasks, expected_versions or {}, also=_all(occurrences))
+    measure_ids = sorted({t.parent_id for t in tasks if t.parent_id is not None})
+    read = _check_versions(tasks, expected_versions or {},
+                           also=[*_all(occurrences), *measure_ids])
     following = _open_occurrences(_all(occurrences), skip=read)
     changed = 0
     for task in tasks:
@@ -408,6 +430,8 @@ def cancel(tasks: list[Task], actor: User, note: str, *,
     for occurrence in (o for group in following.values() for o in group):
         _cancel_one(occurrence, actor, note)
     _flush_bulk(read)
+    for measure_id in measure_ids:
+        roll_up_occurrences(measure_id)
     return changed
 
 
@@ -415,10 +439,13 @@ def accept(task: Task, actor: User, *, expected_version: int | None, note: str =
     _check_version(task, expected_version)
     if task.status != TaskStatus.done or task.acceptance != Acceptance.pending:
         raise ServiceError(_("Only a done task waiting for acceptance can be accepted."))
+    note = _clean_note(note)
+    _lock_with_measure(task)  # an accepted occurrence counts as complete in its measure
     task.acceptance, task.accepted_by, task.accepted_at = Acceptance.accepted, actor, utcnow()
-    record_event(task, actor, "accepted", {"acceptance": ["pending", "accepted"]},
-                 _clean_note(note))
+    record_event(task, actor, "accepted", {"acceptance": ["pending", "accepted"]}, note)
     _flush(task)
+    if task.parent_id is not None:
+        roll_up_occurrences(task.parent_id)
 
 
 def send_back(task: Task, actor: User, *, expected_version: int | None, note: str) -> None:
@@ -429,11 +456,14 @@ def send_back(task: Task, actor: User, *, expected_version: int | None, note: st
         raise ServiceError(_("Say what is missing when sending a task back."), field="note")
     if task.status != TaskStatus.done or task.acceptance != Acceptance.pending:
         raise ServiceError(_("Only a done task waiting for acceptance can be sent back."))
+    _lock_with_measure(task)  # reopened, the occurrence rolls up into its measure
     changes = {"acceptance": ["pending", "rejected"], "status": ["done", "in_progress"]}
     task.acceptance, task.status, task.completed_at = (Acceptance.rejected,
                                                        TaskStatus.in_progress, None)
     record_event(task, actor, "sent_back", changes, note)
     _flush(task)
+    if task.parent_id is not None:
+        roll_up_occurrences(task.parent_id)
 
 
 # Recurring measures ----------------------------------------------------------------
