@@ -195,6 +195,15 @@ LEADER_ACTIONS = {
         "/tasks/bulk", data={"task": [p], "action": "cancel", "note": "上级调整"})),
     "cancel occurrence": LeaderAction("cancelled", lambda c, w, p, o, v: c.post(
         "/tasks/bulk", data={"task": [o], "action": "cancel", "note": "三月不开展"})),
+    # A lead department added, the lead owner kept (who would otherwise no longer see
+    # the occurrence: a 404, not the conflict this test is about).
+    "assign measure": LeaderAction("assigned", lambda c, w, p, o, v: c.post(
+        "/tasks/bulk", data={"task": [p], "action": "assign", "lead_user": "0",
+                             "lead_department": w.dept})),
+    "edit measure owner": LeaderAction("edited", lambda c, w, p, o, v: c.post(
+        f"/tasks/{p}/edit", data={"title": "每月开展一次教研", "lead_user": w.user_ids["lead"],
+                                  "lead_department": w.dept, "recurrence": "monthly",
+                                  "version": v["parent"]}), refused=200),
     "send back occurrence": LeaderAction("sent_back", lambda c, w, p, o, v: c.post(
         f"/tasks/{o}/acceptance", data={"version": v["occurrence"], "send_back": "1",
                                         "note": "缺少活动记录"}),

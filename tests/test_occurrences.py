@@ -263,3 +263,72 @@ def test_sending_an_occurrence_back_rolls_up(app, world, measure):
     assert _figures(app, april) == (TaskStatus.in_progress, 100)
     assert _figures(app, parent) == (TaskStatus.in_progress, 25)
     assert _dashboard_progress(app, world, plan_id) == 25
+
+
+# A new owner, a new due date ------------------------------------------------------------
+
+def test_assigning_a_measure_passes_the_new_owner_to_its_open_occurrences(app, world, measure):
+    parent, (march, april, may, june), _plan = measure
+    owner, leader = _client(app, world, "lead"), _client(app, world, "leader")
+    _update(owner, app, march, status="done", note="三月教研已开展")
+    _bulk(leader, april, action="cancel", note="四月停课")
+    with app.app_context():
+        other_dept = db.session.execute(select(Department.id).where(
+            Department.name == "德育处")).scalar_one()
+        names = [db.session.get(User, world.user_ids[role]).name for role in ("lead", "other")]
+    history = {t: len(_events(app, t)) for t in (march, april)}
+
+    _bulk(leader, parent, action="assign", lead_user=world.user_ids["other"],
+          lead_department=other_dept, note="工作调整，改由德育处牵头")
+
+    tasks = _tasks(app, parent, march, april, may, june)
+    for task_id in (parent, may, june):
+        assert (tasks[task_id].lead_user_id, tasks[task_id].lead_department_id) == (
+            world.user_ids["other"], other_dept)
+    for occurrence in (may, june):
+        last = _events(app, occurrence)[-1]
+        assert (last.kind, last.note) == ("assigned", "工作调整，改由德育处牵头")
+        assert last.changes == {"lead_user": names, "lead_department": ["教务处", "德育处"]}
+    # Done and cancelled occurrences keep the owner they had, and their history.
+    for occurrence in (march, april):
+        assert tasks[occurrence].lead_user_id == world.user_ids["lead"]
+        assert len(_events(app, occurrence)) == history[occurrence]
+
+    # The new owner can work on the open occurrences; the former one no longer.
+    new_owner = _client(app, world, "other")
+    assert _update(new_owner, app, may, status="done", note="五月教研已开展").status_code == 302
+    assert _figures(app, parent) == (TaskStatus.in_progress, 67)
+    assert _update(owner, app, june, status="done", note="x").status_code == 404
+
+
+def test_a_measure_keeps_its_occurrence_dates_when_its_due_date_moves(app, world, measure):
+    """Each occurrence is due at the end of its own period (its month here): moving the
+    measure's due date, in bulk or by editing it, does not move them."""
+    parent, occurrences, _plan = measure
+    before = {t.id: t.due_date for t in _tasks(app, *occurrences).values()}
+    leader = _client(app, world, "leader")
+    _bulk(leader, parent, action="due", due_date="2025-06-20", note="提前结束")
+    assert _tasks(app, parent)[parent].due_date == date(2025, 6, 20)
+    assert {t.id: t.due_date for t in _tasks(app, *occurrences).values()} == before
+    assert all(len(_events(app, t)) == 1 for t in occurrences)  # only "created"
+
+
+def test_editing_a_measures_owners_leaves_history_on_its_open_occurrences(app, world, measure):
+    parent, (march, april, *_), _plan = measure
+    owner, leader = _client(app, world, "lead"), _client(app, world, "leader")
+    _update(owner, app, march, status="done", note="三月教研已开展")
+    response = leader.post(f"/tasks/{parent}/edit", data={
+        "title": "每月开展一次教研活动", "lead_user": world.user_ids["other"],
+        "lead_department": world.dept, "recurrence": "monthly",
+        "start_date": "", "due_date": TERM[1].isoformat(),
+        "supporting_users": [world.user_ids["support"]], "note": "换人负责",
+        "version": str(_tasks(app, parent)[parent].version)})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    april_task = _tasks(app, april)[april]
+    assert april_task.lead_user_id == world.user_ids["other"]
+    last = _events(app, april)[-1]
+    assert (last.kind, last.note, last.actor_id) == ("edited", "换人负责",
+                                                     world.user_ids["leader"])
+    assert set(last.changes) == {"lead_user", "supporting_users"}
+    assert _tasks(app, march)[march].lead_user_id == world.user_ids["lead"]
+    assert [e.kind for e in _events(app, march)] == ["created", "updated"]

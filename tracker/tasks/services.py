@@ -13,6 +13,7 @@ from babel.lists import format_list
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.extensions import db
@@ -309,9 +310,16 @@ def assign(tasks: list[Task], actor: User, *, lead_user: User | None | bool = Fa
     """Set owner and/or department and/or due date on many tasks; False leaves a field.
 
     All or nothing: a task whose version is not the expected one (task id → version the
-    form was loaded with), or that changes before the flush, raises BulkConflictError."""
-    read = _check_versions(tasks, expected_versions or {})
+    form was loaded with), or that changes before the flush, raises BulkConflictError.
+
+    A measure's new owner or department is passed on to its open occurrences, as
+    ``edit_task`` does; done and cancelled ones keep theirs (their history is what it
+    was). Its new due date is its own: each occurrence is due at the end of its period."""
     note = _clean_note(note)
+    occurrences = (_occurrence_ids(tasks)
+                   if lead_user is not False or lead_department is not False else {})
+    read = _check_versions(tasks, expected_versions or {}, also=_all(occurrences))
+    following = _open_occurrences(_all(occurrences), skip=read)
     changed = 0
     for task in tasks:
         changes: dict[str, list] = {}
@@ -335,6 +343,8 @@ def assign(tasks: list[Task], actor: User, *, lead_user: User | None | bool = Fa
             task.due_date = due_date
         if changes:
             record_event(task, actor, "assigned", changes, note)
+            _pass_on_owners(task, following.get(task.id, []), changes, actor, "assigned",
+                            note)
             changed += 1
     _flush_bulk(read)
     return changed
@@ -364,20 +374,26 @@ def edit_task(task: Task, actor: User, *, expected_version: int | None, values: 
                            field="due_date")
     if "title" in values and not (values["title"] or "").strip():
         raise ServiceError(_("The title must not be empty."), field="title")
+    following: list[Task] = []
+    if any(field in values for field in OWNER_FIELDS):
+        occurrence_ids = _occurrence_ids([task]).get(task.id, [])
+        if occurrence_ids:
+            _lock_rows([task.id, *occurrence_ids])
+            following = _open_occurrences(
+                occurrence_ids, selectinload(Task.supporting_users),
+                selectinload(Task.supporting_departments)).get(task.id, [])
     changes: dict[str, list] = {}
     with db.session.no_autoflush:
         for field, value in values.items():
             current = getattr(task, field)
-            same = ({x.id for x in current} == {x.id for x in value}
-                    if isinstance(value, list) else current == value)
-            if not same:
+            if not _same(current, value):
                 changes[field] = [_label(current), _label(value)]
                 setattr(task, field, value)
         if not changes and not note:
             return None
         event = record_event(task, actor, "edited", changes, note)
+        _pass_on_owners(task, following, changes, actor, "edited", note)
     _flush(task)
-    _follow_parent(task, changes)
     if "recurrence" in changes and task.recurrence is not None and term is not None:
         ensure_occurrences(task, term, actor)
     return event
@@ -386,18 +402,27 @@ def edit_task(task: Task, actor: User, *, expected_version: int | None, values: 
 OWNER_FIELDS = ("lead_user", "lead_department", "supporting_users", "supporting_departments")
 
 
-def _follow_parent(task: Task, changes: dict) -> None:
-    """Open occurrences of a recurring task keep its owners, so whoever sees the measure
-    can also open (and update) the occurrence it offers them."""
-    moved = [f for f in OWNER_FIELDS if f in changes]
-    if not moved or task.recurrence is None:
-        return
-    for child in db.session.execute(select(Task).where(
-            Task.parent_id == task.id, Task.status.in_(OPEN_STATUSES))).scalars():
+def _same(current, value) -> bool:
+    if isinstance(value, list):
+        return {x.id for x in current} == {x.id for x in value}
+    return current == value
+
+
+def _pass_on_owners(measure: Task, occurrences: list[Task], changes: Mapping[str, list],
+                    actor: User | None, kind: str, note: str) -> None:
+    """A measure's new owners, passed on to its open occurrences (``_open_occurrences``,
+    rows locked), each with its own history event: whoever sees the measure can also
+    open and update the occurrence it offers them."""
+    moved = [field for field in OWNER_FIELDS if field in changes]
+    for occurrence in occurrences if moved else ():
+        passed: dict[str, list] = {}
         for field in moved:
-            value = getattr(task, field)
-            setattr(child, field, list(value) if isinstance(value, list) else value)
-    db.session.flush()
+            current, value = getattr(occurrence, field), getattr(measure, field)
+            if not _same(current, value):
+                passed[field] = [_label(current), _label(value)]
+                setattr(occurrence, field, list(value) if isinstance(value, list) else value)
+        if passed:
+            record_event(occurrence, actor, kind, passed, note)
 
 
 def _cancel_one(task: Task, actor: User | None, note: str) -> None:
