@@ -11,6 +11,8 @@ measure.
 import re
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 
 import pytest
@@ -19,7 +21,16 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import _admin_connect, login
 from tracker.extensions import db
-from tracker.models import Organization, Recurrence, Task, TaskEvent, TaskStatus, User
+from tracker.models import (
+    Acceptance,
+    Organization,
+    Recurrence,
+    Task,
+    TaskEvent,
+    TaskStatus,
+    User,
+)
+from tracker.tasks import services
 
 INPUT = re.compile(r'<input[^>]*name="(task|version-\d+)"[^>]*value="([^"]*)"')
 
@@ -147,12 +158,85 @@ def _waiting_on_a_lock(url: str) -> bool:
                             "current_database() AND wait_event_type = 'Lock'").fetchone()[0] > 0
 
 
+def _done_awaiting_acceptance(app, world, occurrence: int) -> None:
+    with app.app_context():
+        db.session.get(Organization, world.org).requires_acceptance = True
+        services.update_progress(db.session.get(Task, occurrence),
+                                 db.session.get(User, world.user_ids["lead"]),
+                                 expected_version=None, status=TaskStatus.done)
+        db.session.commit()
+        db.session.remove()
+
+
+def _version(app, task_id: int) -> str:
+    with app.app_context():
+        version = str(db.session.get(Task, task_id).version)
+        db.session.remove()
+        return version
+
+
+@dataclass(frozen=True)
+class LeaderAction:
+    """A leader's change that writes an occurrence and its measure (in either order),
+    raced against the owner's update of that occurrence: what it posts, the history
+    event it leaves, and its answer when it comes second (its change not applied)."""
+
+    kind: str
+    post: Callable  # (client, world, parent, occurrence, version) → response
+    refused: int = 409
+    awaiting_acceptance: bool = False  # the occurrence is done, waiting for a leader
+
+
+LEADER_ACTIONS = {
+    "cancel measure and occurrence": LeaderAction("cancelled", lambda c, w, p, o, v: c.post(
+        "/tasks/bulk", data={"task": [p, o], "action": "cancel",
+                             "note": "上级调整，本学期不再开展"})),
+    "cancel measure": LeaderAction("cancelled", lambda c, w, p, o, v: c.post(
+        "/tasks/bulk", data={"task": [p], "action": "cancel", "note": "上级调整"})),
+    "cancel occurrence": LeaderAction("cancelled", lambda c, w, p, o, v: c.post(
+        "/tasks/bulk", data={"task": [o], "action": "cancel", "note": "三月不开展"})),
+    # A lead department added, the lead owner kept (who would otherwise no longer see
+    # the occurrence: a 404, not the conflict this test is about).
+    "assign measure": LeaderAction("assigned", lambda c, w, p, o, v: c.post(
+        "/tasks/bulk", data={"task": [p], "action": "assign", "lead_user": "0",
+                             "lead_department": w.dept})),
+    "edit measure owner": LeaderAction("edited", lambda c, w, p, o, v: c.post(
+        f"/tasks/{p}/edit", data={"title": "每月开展一次教研", "lead_user": w.user_ids["lead"],
+                                  "lead_department": w.dept, "recurrence": "monthly",
+                                  "version": v["parent"]}), refused=200),
+    "send back occurrence": LeaderAction("sent_back", lambda c, w, p, o, v: c.post(
+        f"/tasks/{o}/acceptance", data={"version": v["occurrence"], "send_back": "1",
+                                        "note": "缺少活动记录"}),
+        refused=302, awaiting_acceptance=True),
+    "accept occurrence": LeaderAction("accepted", lambda c, w, p, o, v: c.post(
+        f"/tasks/{o}/acceptance", data={"version": v["occurrence"], "accept": "1"}),
+        refused=302, awaiting_acceptance=True),
+}
+
+
+def _assert_rolled_up(app, parent: int) -> None:
+    """The measure's figures are its occurrences' (see ``services.roll_up_occurrences``)."""
+    with app.app_context():
+        measure = db.session.get(Task, parent)
+        children = db.session.execute(select(Task).where(Task.parent_id == parent)).scalars()
+        counted = [c for c in children if c.status != TaskStatus.cancelled]
+        if measure.status != TaskStatus.cancelled:
+            complete = [c for c in counted if c.status == TaskStatus.done and (
+                c.acceptance == Acceptance.accepted
+                or not measure.organization.requires_acceptance)]
+            assert measure.progress == round(100 * len(complete) / len(counted))
+        db.session.remove()
+
+
+@pytest.mark.parametrize("action", LEADER_ACTIONS)
 @pytest.mark.parametrize("first", ["owner", "leader"])
-def test_bulk_on_a_measure_and_its_occurrence_racing_the_owner_does_not_deadlock(
-        client, app, world, recurring, first):
+def test_a_leader_and_the_owner_changing_a_measure_and_its_occurrence_do_not_deadlock(
+        client, app, world, recurring, first, action):
     """The owner's update of an occurrence writes the occurrence, then the measure (its
-    roll-up); a leader's bulk action on both writes them in id order, the measure first.
-    Each holding the row the other needs next would be a deadlock, ended by PostgreSQL
+    roll-up); a leader's change may write the measure first (a bulk action on both, a
+    new owner or a cancelled measure passed on to its occurrences) or the occurrence
+    first (one cancelled, accepted or sent back, then its measure's roll-up). Each
+    holding the row the other needs next would be a deadlock, ended by PostgreSQL
     aborting one of them: a 500. Both take their rows in id order before writing, so one
     waits for the other, and the one that comes second is told of the conflict.
 
@@ -162,7 +246,14 @@ def test_bulk_on_a_measure_and_its_occurrence_racing_the_owner_does_not_deadlock
     if not url.startswith("postgresql"):
         pytest.skip("SQLite: one writer at a time (BEGIN IMMEDIATE), no row locks to order; "
                     "set TEST_DATABASE_URL to run this on PostgreSQL")
+    leader_action = LEADER_ACTIONS[action]
     parent, occurrence, _other = recurring
+    if leader_action.awaiting_acceptance:
+        _done_awaiting_acceptance(app, world, occurrence)
+    versions = {"parent": _version(app, parent), "occurrence": _version(app, occurrence)}
+    owner_status = "in_progress" if leader_action.awaiting_acceptance else "done"
+    before = {kind: len(_events_by(app, world.user_ids[role]))
+              for kind, role in (("owner", "lead"), ("leader", "leader"))}
     login(client, world.emails["leader"])
     owner = app.test_client()
     login(owner, world.emails["lead"])
@@ -187,9 +278,8 @@ def test_bulk_on_a_measure_and_its_occurrence_racing_the_owner_does_not_deadlock
 
     requests = {
         "owner": lambda: owner.post(f"/tasks/{occurrence}/update", data={
-            "version": "1", "status": "done", "note": "三月教研已开展"}),
-        "leader": lambda: client.post("/tasks/bulk", data={
-            "task": [parent, occurrence], "action": "cancel", "note": "上级调整，本学期不再开展"}),
+            "version": versions["occurrence"], "status": owner_status, "note": "三月教研已开展"}),
+        "leader": lambda: leader_action.post(client, world, parent, occurrence, versions),
     }
     threads = {name: threading.Thread(name=name, target=run, args=(name, fn))
                for name, fn in requests.items()}
@@ -212,12 +302,22 @@ def test_bulk_on_a_measure_and_its_occurrence_racing_the_owner_does_not_deadlock
         event.remove(engine, "before_cursor_execute", hold_first_before_its_second_write)
     assert waited and not any(t.is_alive() for t in threads.values())
     # Whoever took the rows first saves; the other is told that the task changed.
-    assert results == {first: 302, second: 409}, results
-    tasks, cancelled = _state(app, parent, occurrence)
+    refused = 409 if second == "owner" else leader_action.refused
+    assert results == {first: 302, second: refused}, results  # a saved change redirects
+    owner_events = _events_by(app, world.user_ids["lead"])[before["owner"]:]
+    leader_events = _events_by(app, world.user_ids["leader"])[before["leader"]:]
     if first == "owner":
-        assert tasks[occurrence][0] == TaskStatus.done
-        assert tasks[parent][:2] == (TaskStatus.in_progress, 50)  # rolled up: 1 of 2 done
-        assert not cancelled
+        assert [(e.task_id, e.kind) for e in owner_events] == [(occurrence, "updated")]
+        assert not leader_events
     else:
-        assert tasks[occurrence][0] == tasks[parent][0] == TaskStatus.cancelled
-        assert sorted(cancelled) == [parent, occurrence]
+        assert not owner_events
+        assert leader_action.kind in {e.kind for e in leader_events}
+    _assert_rolled_up(app, parent)
+
+
+def _events_by(app, user_id: int) -> list[TaskEvent]:
+    with app.app_context():
+        events = db.session.execute(select(TaskEvent).where(TaskEvent.actor_id == user_id)
+                                    .order_by(TaskEvent.id)).scalars().all()
+        db.session.remove()
+        return events

@@ -1,6 +1,7 @@
 """Plan import in the app: preview edits, all-or-nothing confirm, revisions, bad files."""
 import io
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import login
 from tracker.extensions import db
-from tracker.models import Plan, Task, TaskEvent, TaskStatus
+from tracker.models import Organization, Plan, Task, TaskEvent, TaskStatus
 from tracker.plans import preview
 from tracker.plans.revision import Measure, match
 
@@ -248,3 +249,42 @@ def test_cli_import_then_dry_run_revision(app, runner, world, tmp_path):
     result = runner.invoke(args=["plan", "import", str(bad), "--org", str(world.org)])
     assert result.exit_code == 1 and "not a valid .docx" in result.output
     assert _count(app, Plan) == 1
+
+
+def test_a_revision_dropping_a_recurring_measure_cancels_its_open_occurrences(
+        app, runner, world, tmp_path, make_term):
+    with app.app_context():
+        term = make_term(db.session.get(Organization, world.org), name="2025春季学期",
+                         start=date(2025, 3, 3), mid=date(2025, 4, 28), end=date(2025, 6, 27))
+        db.session.commit()
+        term_id = term.id
+    sample = tmp_path / "plan.txt"
+    sample.write_text(PLAN, encoding="utf-8")
+    result = runner.invoke(args=["plan", "import", str(sample), "--org", str(world.org),
+                                 "--term", str(term_id)])
+    assert result.exit_code == 0, result.output
+    plan_id = int(re.search(r"plan (\d+) saved", result.output).group(1))
+    with app.app_context():
+        measure = db.session.execute(select(Task).where(
+            Task.plan_id == plan_id, Task.recurrence.is_not(None))).scalar_one()
+        march = db.session.execute(select(Task).where(Task.parent_id == measure.id)
+                                   .order_by(Task.due_date)).scalars().first()
+        march.status = TaskStatus.done
+        db.session.commit()
+        measure_id, march_id = measure.id, march.id
+
+    sample.write_text(PLAN.replace("1.教务处每月开展一次教学常规检查。\n", ""), encoding="utf-8")
+    result = runner.invoke(args=["plan", "import", str(sample), "--org", str(world.org),
+                                 "--revision-of", str(plan_id)])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        occurrences = db.session.execute(select(Task).where(Task.parent_id == measure_id)
+                                         ).scalars().all()
+        assert db.session.get(Task, measure_id).status == TaskStatus.cancelled
+        assert {o.id: o.status for o in occurrences if o.id != march_id} == {
+            o.id: TaskStatus.cancelled for o in occurrences if o.id != march_id}
+        assert db.session.get(Task, march_id).status == TaskStatus.done
+        notes = db.session.execute(select(TaskEvent.note).where(
+            TaskEvent.kind == "cancelled", TaskEvent.task_id.in_([o.id for o in occurrences]))
+        ).scalars().all()
+        assert notes == ["measure removed in a revision of the plan"] * (len(occurrences) - 1)

@@ -27,7 +27,10 @@ from tracker.models import (
     User,
 )
 from tracker.plans.revision import Matching, Measure, match
-from tracker.tasks.services import ensure_occurrences, record_event
+from tracker.tasks.services import cancel, ensure_occurrences, record_event
+
+# The history note of a measure a revision drops (the report words it in its language).
+REMOVED_IN_REVISION = "measure removed in a revision of the plan"
 
 TITLE_MAX = 300
 
@@ -205,14 +208,13 @@ def revise_plan(plan: Plan, parsed: dict, *, actor: User | None, source_filename
             child.plan_node = new_row[new_key]
     for new_key in matching.added:
         _create_task(ctx, new_row[new_key], new_nodes[new_key])
-    for old_id in matching.removed:
-        task = tasks_by_node.get(old_id)
-        if task is not None and task.status != TaskStatus.cancelled:
-            record_event(task, actor, "cancelled",
-                         {"status": [task.status.value, TaskStatus.cancelled.value]},
-                         "measure removed in a revision of the plan")
-            task.status = TaskStatus.cancelled
+    removed = [task for old_id in matching.removed
+               if (task := tasks_by_node.get(old_id)) is not None]
+    for task in removed:
+        if task.status != TaskStatus.cancelled:
             task.plan_node = None
+    # As a leader's cancel: a dropped recurring measure takes its open occurrences with it.
+    cancel(removed, actor, REMOVED_IN_REVISION)
     db.session.flush()
     db.session.execute(delete(PlanNode).where(PlanNode.plan_id == plan.id, PlanNode.position < 0)
                        .execution_options(synchronize_session=False))

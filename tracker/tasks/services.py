@@ -4,7 +4,7 @@ Services flush and never commit; the request or command that calls them commits.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -13,6 +13,7 @@ from babel.lists import format_list
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from tracker.extensions import db
@@ -21,6 +22,7 @@ from tracker.models import (
     Acceptance,
     Attachment,
     Department,
+    Organization,
     Task,
     TaskEvent,
     TaskStatus,
@@ -107,15 +109,59 @@ def _lock_rows(task_ids) -> None:
                            .with_for_update(key_share=True))
 
 
-def _check_versions(tasks: list[Task], expected: Mapping[int, int]) -> dict[int, tuple]:
-    """A bulk change checks every task before touching any, and locks them (see
+def _check_versions(tasks: list[Task], expected: Mapping[int, int],
+                    also: Iterable[int] = ()) -> dict[int, tuple]:
+    """A bulk change checks every task before touching any, and locks them together with
+    the other rows it is about to write (``also``: occurrences, measures), in one go (see
     ``_lock_rows``); returns what it read."""
     read = {t.id: (t.version, t.title) for t in tasks}
     changed = [t for t in tasks if _changed_since(t, expected.get(t.id))]
     if changed:
         raise BulkConflictError([t.title for t in changed])
-    _lock_rows(read)
+    _lock_rows([*read, *also])
     return read
+
+
+def _lock_with_measure(task: Task) -> None:
+    """A change of an occurrence's status rolls up into its measure: both rows, locked
+    before the first write (see ``_lock_rows``)."""
+    if task.parent_id is not None:
+        _lock_rows([task.id, task.parent_id])
+
+
+def _occurrence_ids(tasks: list[Task]) -> dict[int, list[int]]:
+    """Measure id → the ids of its occurrences, for the measures among ``tasks``: one
+    statement, read before locking (ids only; the rows are read again once locked)."""
+    found: dict[int, list[int]] = {}
+    measure_ids = [t.id for t in tasks if t.parent_id is None]
+    if measure_ids:
+        for occurrence_id, parent_id in db.session.execute(
+                select(Task.id, Task.parent_id).where(Task.parent_id.in_(measure_ids))
+                .order_by(Task.id)):
+            found.setdefault(parent_id, []).append(occurrence_id)
+    return found
+
+
+def _all(ids_by_measure: Mapping[int, list[int]]) -> list[int]:
+    return [i for ids in ids_by_measure.values() for i in ids]
+
+
+def _open_occurrences(occurrence_ids: Iterable[int], *options,
+                      skip: Iterable[int] = ()) -> dict[int, list[Task]]:
+    """Measure id → its open occurrences among ``occurrence_ids`` (less ``skip``: tasks
+    the change was asked for, handled as such). Read once their rows are locked, as they
+    are now, over anything the session loaded before; call it before changing anything
+    (the query would flush)."""
+    skip = set(skip)
+    ids = [i for i in occurrence_ids if i not in skip]
+    found: dict[int, list[Task]] = {}
+    if ids:
+        for task in db.session.execute(
+                select(Task).where(Task.id.in_(ids), Task.status.in_(OPEN_STATUSES))
+                .options(*options).order_by(Task.id)
+                .execution_options(populate_existing=True)).scalars():
+            found.setdefault(task.parent_id, []).append(task)
+    return found
 
 
 def _flush_bulk(read: dict[int, tuple]) -> None:
@@ -179,10 +225,17 @@ def update_progress(task: Task, actor: User, *, expected_version: int | None,
     note = _clean_note(note)
     if progress is not None and not 0 <= progress <= 100:
         raise ServiceError(_("Progress must be between 0 and 100."), field="progress")
-    if status == TaskStatus.cancelled:
+    if status == TaskStatus.cancelled and task.status != TaskStatus.cancelled:
         raise ServiceError(_("Only a leader can cancel a task."), field="status")
-    if task.parent_id is not None and status is not None and status != task.status:
-        _lock_rows([task.id, task.parent_id])  # the roll-up writes the measure too
+    if task.status == TaskStatus.cancelled and (
+            status not in (None, task.status) or progress not in (None, task.progress)
+            or actual_value not in (None, task.actual_value)):
+        # Cancelled is a leader's decision (with its reason); nothing an owner records
+        # reopens the task, nor its measure through the roll-up.
+        raise ServiceError(_("This task was cancelled: its status, progress and actual value "
+                             "no longer change. You can still add a note."), field="status")
+    if status is not None and status != task.status:
+        _lock_with_measure(task)  # the roll-up writes the measure too
     stored = _store_uploads(list(uploads), upload_folder, max_upload_bytes) if uploads else []
     changes: dict[str, list] = {}
     with db.session.no_autoflush:  # one UPDATE, so the version moves by exactly one
@@ -214,21 +267,36 @@ def update_progress(task: Task, actor: User, *, expected_version: int | None,
 
 
 def roll_up_occurrences(parent_id: int) -> None:
-    """A recurring measure's progress and status follow its occurrences."""
-    counts = dict(db.session.execute(
-        select(Task.status, func.count()).where(Task.parent_id == parent_id)
-        .group_by(Task.status)).all())
-    total = sum(n for s, n in counts.items() if s != TaskStatus.cancelled)
-    done = counts.get(TaskStatus.done, 0)
+    """A recurring measure's progress and status follow its occurrences, counted as the
+    dashboards count them (``tracker.stats``): cancelled ones not at all, and where the
+    organisation requires acceptance (验收) a done one as complete only once accepted.
+    The measure is done when every occurrence counted is complete, in progress once one
+    is started (or done, waiting for acceptance).
+
+    A cancelled measure stays as the leader left it: nothing its occurrences record
+    reopens it. Callers lock the measure's row with the occurrence's (``_lock_rows``)."""
+    total = complete = started = 0
+    for status, acceptance, required, n in db.session.execute(
+            select(Task.status, Task.acceptance, Organization.requires_acceptance, func.count())
+            .join(Organization, Organization.id == Task.organization_id)
+            .where(Task.parent_id == parent_id)
+            .group_by(Task.status, Task.acceptance, Organization.requires_acceptance)):
+        if status == TaskStatus.cancelled:
+            continue
+        total += n
+        if status != TaskStatus.not_started:
+            started += n
+        if status == TaskStatus.done and (acceptance == Acceptance.accepted or not required):
+            complete += n
     if total == 0:
         return
-    started = done + counts.get(TaskStatus.in_progress, 0) + counts.get(TaskStatus.blocked, 0)
-    status = (TaskStatus.done if done == total else
+    status = (TaskStatus.done if complete == total else
               TaskStatus.in_progress if started else TaskStatus.not_started)
     # A plain UPDATE: the parent's derived fields change without a history event of their
     # own; bumping the version makes any open form on the parent notice the change.
-    db.session.execute(update(Task).where(Task.id == parent_id).values(
-        progress=round(100 * done / total), status=status,
+    db.session.execute(update(Task).where(
+        Task.id == parent_id, Task.status != TaskStatus.cancelled).values(
+        progress=round(100 * complete / total), status=status,
         completed_at=utcnow() if status == TaskStatus.done else None,
         version=Task.version + 1, last_activity_at=utcnow()))
     db.session.expire_all()
@@ -242,9 +310,16 @@ def assign(tasks: list[Task], actor: User, *, lead_user: User | None | bool = Fa
     """Set owner and/or department and/or due date on many tasks; False leaves a field.
 
     All or nothing: a task whose version is not the expected one (task id → version the
-    form was loaded with), or that changes before the flush, raises BulkConflictError."""
-    read = _check_versions(tasks, expected_versions or {})
+    form was loaded with), or that changes before the flush, raises BulkConflictError.
+
+    A measure's new owner or department is passed on to its open occurrences, as
+    ``edit_task`` does; done and cancelled ones keep theirs (their history is what it
+    was). Its new due date is its own: each occurrence is due at the end of its period."""
     note = _clean_note(note)
+    occurrences = (_occurrence_ids(tasks)
+                   if lead_user is not False or lead_department is not False else {})
+    read = _check_versions(tasks, expected_versions or {}, also=_all(occurrences))
+    following = _open_occurrences(_all(occurrences), skip=read)
     changed = 0
     for task in tasks:
         changes: dict[str, list] = {}
@@ -268,6 +343,8 @@ def assign(tasks: list[Task], actor: User, *, lead_user: User | None | bool = Fa
             task.due_date = due_date
         if changes:
             record_event(task, actor, "assigned", changes, note)
+            _pass_on_owners(task, following.get(task.id, []), changes, actor, "assigned",
+                            note)
             changed += 1
     _flush_bulk(read)
     return changed
@@ -297,20 +374,26 @@ def edit_task(task: Task, actor: User, *, expected_version: int | None, values: 
                            field="due_date")
     if "title" in values and not (values["title"] or "").strip():
         raise ServiceError(_("The title must not be empty."), field="title")
+    following: list[Task] = []
+    if any(field in values for field in OWNER_FIELDS):
+        occurrence_ids = _occurrence_ids([task]).get(task.id, [])
+        if occurrence_ids:
+            _lock_rows([task.id, *occurrence_ids])
+            following = _open_occurrences(
+                occurrence_ids, selectinload(Task.supporting_users),
+                selectinload(Task.supporting_departments)).get(task.id, [])
     changes: dict[str, list] = {}
     with db.session.no_autoflush:
         for field, value in values.items():
             current = getattr(task, field)
-            same = ({x.id for x in current} == {x.id for x in value}
-                    if isinstance(value, list) else current == value)
-            if not same:
+            if not _same(current, value):
                 changes[field] = [_label(current), _label(value)]
                 setattr(task, field, value)
         if not changes and not note:
             return None
         event = record_event(task, actor, "edited", changes, note)
+        _pass_on_owners(task, following, changes, actor, "edited", note)
     _flush(task)
-    _follow_parent(task, changes)
     if "recurrence" in changes and task.recurrence is not None and term is not None:
         ensure_occurrences(task, term, actor)
     return event
@@ -319,37 +402,61 @@ def edit_task(task: Task, actor: User, *, expected_version: int | None, values: 
 OWNER_FIELDS = ("lead_user", "lead_department", "supporting_users", "supporting_departments")
 
 
-def _follow_parent(task: Task, changes: dict) -> None:
-    """Open occurrences of a recurring task keep its owners, so whoever sees the measure
-    can also open (and update) the occurrence it offers them."""
-    moved = [f for f in OWNER_FIELDS if f in changes]
-    if not moved or task.recurrence is None:
-        return
-    for child in db.session.execute(select(Task).where(
-            Task.parent_id == task.id, Task.status.in_(OPEN_STATUSES))).scalars():
+def _same(current, value) -> bool:
+    if isinstance(value, list):
+        return {x.id for x in current} == {x.id for x in value}
+    return current == value
+
+
+def _pass_on_owners(measure: Task, occurrences: list[Task], changes: Mapping[str, list],
+                    actor: User | None, kind: str, note: str) -> None:
+    """A measure's new owners, passed on to its open occurrences (``_open_occurrences``,
+    rows locked), each with its own history event: whoever sees the measure can also
+    open and update the occurrence it offers them."""
+    moved = [field for field in OWNER_FIELDS if field in changes]
+    for occurrence in occurrences if moved else ():
+        passed: dict[str, list] = {}
         for field in moved:
-            value = getattr(task, field)
-            setattr(child, field, list(value) if isinstance(value, list) else value)
-    db.session.flush()
+            current, value = getattr(occurrence, field), getattr(measure, field)
+            if not _same(current, value):
+                passed[field] = [_label(current), _label(value)]
+                setattr(occurrence, field, list(value) if isinstance(value, list) else value)
+        if passed:
+            record_event(occurrence, actor, kind, passed, note)
+
+
+def _cancel_one(task: Task, actor: User | None, note: str) -> None:
+    changes: dict[str, list] = {}
+    _set_status(task, TaskStatus.cancelled, changes)
+    record_event(task, actor, "cancelled", changes, note)
 
 
 def cancel(tasks: list[Task], actor: User, note: str, *,
            expected_versions: Mapping[int, int] | None = None) -> int:
-    """Cancel many tasks, all or nothing (see ``assign``)."""
-    read = _check_versions(tasks, expected_versions or {})
+    """Cancel many tasks, all or nothing (see ``assign``); returns how many changed.
+
+    A cancelled measure takes its open occurrences with it, each with the same reason in
+    its own history; done ones stay done, so the report still shows what was achieved.
+    A cancelled occurrence no longer counts in its measure's roll-up."""
     note = _clean_note(note)
     if not note:
         raise ServiceError(_("Say why the tasks are cancelled; the reason goes into the "
                              "report."), field="note")
+    occurrences = _occurrence_ids(tasks)
+    measure_ids = sorted({t.parent_id for t in tasks if t.parent_id is not None})
+    read = _check_versions(tasks, expected_versions or {},
+                           also=[*_all(occurrences), *measure_ids])
+    following = _open_occurrences(_all(occurrences), skip=read)
     changed = 0
     for task in tasks:
-        if task.status == TaskStatus.cancelled:
-            continue
-        changes: dict[str, list] = {}
-        _set_status(task, TaskStatus.cancelled, changes)
-        record_event(task, actor, "cancelled", changes, note)
-        changed += 1
+        if task.status != TaskStatus.cancelled:
+            _cancel_one(task, actor, note)
+            changed += 1
+    for occurrence in (o for group in following.values() for o in group):
+        _cancel_one(occurrence, actor, note)
     _flush_bulk(read)
+    for measure_id in measure_ids:
+        roll_up_occurrences(measure_id)
     return changed
 
 
@@ -357,10 +464,13 @@ def accept(task: Task, actor: User, *, expected_version: int | None, note: str =
     _check_version(task, expected_version)
     if task.status != TaskStatus.done or task.acceptance != Acceptance.pending:
         raise ServiceError(_("Only a done task waiting for acceptance can be accepted."))
+    note = _clean_note(note)
+    _lock_with_measure(task)  # an accepted occurrence counts as complete in its measure
     task.acceptance, task.accepted_by, task.accepted_at = Acceptance.accepted, actor, utcnow()
-    record_event(task, actor, "accepted", {"acceptance": ["pending", "accepted"]},
-                 _clean_note(note))
+    record_event(task, actor, "accepted", {"acceptance": ["pending", "accepted"]}, note)
     _flush(task)
+    if task.parent_id is not None:
+        roll_up_occurrences(task.parent_id)
 
 
 def send_back(task: Task, actor: User, *, expected_version: int | None, note: str) -> None:
@@ -371,18 +481,23 @@ def send_back(task: Task, actor: User, *, expected_version: int | None, note: st
         raise ServiceError(_("Say what is missing when sending a task back."), field="note")
     if task.status != TaskStatus.done or task.acceptance != Acceptance.pending:
         raise ServiceError(_("Only a done task waiting for acceptance can be sent back."))
+    _lock_with_measure(task)  # reopened, the occurrence rolls up into its measure
     changes = {"acceptance": ["pending", "rejected"], "status": ["done", "in_progress"]}
     task.acceptance, task.status, task.completed_at = (Acceptance.rejected,
                                                        TaskStatus.in_progress, None)
     record_event(task, actor, "sent_back", changes, note)
     _flush(task)
+    if task.parent_id is not None:
+        roll_up_occurrences(task.parent_id)
 
 
 # Recurring measures ----------------------------------------------------------------
 
 def ensure_occurrences(task: Task, term: Term, actor: User | None = None) -> int:
-    """Create the missing occurrences of a recurring task for the term (idempotent)."""
-    if task.recurrence is None or task.parent_id is not None:
+    """Create the missing occurrences of a recurring task for the term (idempotent); a
+    cancelled measure gets none (its open occurrences were cancelled with it)."""
+    if (task.recurrence is None or task.parent_id is not None
+            or task.status == TaskStatus.cancelled):
         return 0
     existing = set(db.session.execute(select(Task.due_date).where(
         Task.parent_id == task.id)).scalars())
