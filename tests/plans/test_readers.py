@@ -23,7 +23,8 @@ from tracker.plans.readers import (
     read_upload,
 )
 
-PLAN = "学校工作计划\n一、教学工作\n1.加强备课。\n2.三月份开展公开课。\n二、德育工作\n1.开展升旗仪式。\n"
+PLAN = ("学校工作计划\n一、教学工作\n1.加强备课。\n2.三月份开展公开课。\n"
+        "二、德育工作\n1.开展升旗仪式。\n")
 W_NS = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 
 
@@ -161,11 +162,12 @@ def _numbered_docx(items: list[tuple[int | None, str]], num_ids=("90",), restart
 
 
 def test_docx_automatic_numbering_is_rebuilt():
-    data = _numbered_docx([(0, "教学工作"), (1, "课堂"), (2, "备课。"), (2, "上课。"), (3, "细节。"),
-                           (1, "教研"), (None, "本节说明。"), (0, "德育工作"), (2, "升旗。")])
+    data = _numbered_docx([(0, "教学工作"), (1, "课堂"), (2, "备课。"), (2, "上课。"),
+                           (3, "细节。"), (1, "教研"), (None, "本节说明。"), (0, "德育工作"),
+                           (2, "升旗。")])
     lines = read_upload(data, "plan.docx").text.split("\n")
-    assert lines == ["学校工作计划", "一、教学工作", "（一）课堂", "1.备课。", "2.上课。", "①细节。",
-                     "（二）教研", "本节说明。", "二、德育工作", "1.升旗。"]
+    assert lines == ["学校工作计划", "一、教学工作", "（一）课堂", "1.备课。", "2.上课。",
+                     "①细节。", "（二）教研", "本节说明。", "二、德育工作", "1.升旗。"]
     plan = load_plan(data, "plan.docx")
     assert plan.title == "学校工作计划"
     assert [p for p, _ in iter_measures(plan)] == [
