@@ -15,7 +15,6 @@ from tracker.extensions import db
 from tracker.models import (
     OPEN_STATUSES,
     Acceptance,
-    Attachment,
     Department,
     Plan,
     PlanNode,
@@ -334,11 +333,3 @@ def occurrence_overview(tasks: list) -> tuple[dict[int, TaskCard], dict[int, tup
         if row.total_count:  # all cancelled: no count to show
             counts[occurrence.parent_id] = (int(row.done_count), int(row.total_count))
     return upcoming, counts
-
-
-def evidence_counts(task_ids: list[int]) -> dict[int, int]:
-    if not task_ids:
-        return {}
-    return dict(db.session.execute(select(Attachment.task_id, func.count())
-                                   .where(Attachment.task_id.in_(task_ids))
-                                   .group_by(Attachment.task_id)).all())
